@@ -1,0 +1,210 @@
+"""Run the Pulumi program in-process under Pulumi's mock runtime and record every resource.
+
+One recorder, many readers: the plan, the policy pack, the cost model and the tests all read
+the `Recording` this module returns, never the program's code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, settings, stack
+
+PROJECT = "mlkit"
+MOCK_ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    """One registered resource, as the engine would have been asked to create it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    depends_on: tuple[str, ...]
+    inputs: Mapping[str, Any]
+
+    def as_plan(self) -> dict[str, Any]:
+        """The plan JSON form (`resources[]`)."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "dependsOn": list(self.depends_on),
+            "inputs": self.inputs,
+        }
+
+
+@dataclass
+class Recording:
+    """What one run of the program registered, sorted by URN, and its stack outputs."""
+
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> RecordedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def children(self, parent: RecordedResource) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+
+def _plain(value: Any) -> Any:
+    """Wire values as plain JSON data: whole floats (the wire has no ints) back to ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _short_hash(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:17]
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Stands in for the AWS provider: echoes inputs and fills in the computed outputs
+    (ARNs, ids) the program reads, deterministically, for account MOCK_ACCOUNT_ID."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.local = threading.local()
+
+    def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": MOCK_ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/plan",
+                "userId": "PLAN",
+                "id": MOCK_ACCOUNT_ID,
+            }
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{letter}" for letter in "abc"]
+            return {"names": names, "zoneIds": names, "id": self.region}
+        raise NotImplementedError(f"the offline plan has no mock for {args.token}")
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.local.inputs = args.inputs
+        state = dict(args.inputs)
+        resource_id = f"{args.name}-id"
+        service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
+        arn_prefix = f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}"
+        state.setdefault("arn", f"{arn_prefix}:{args.name}")
+        if args.typ == "aws:s3/bucket:Bucket":
+            resource_id = state.setdefault("bucket", args.name)
+            state["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif args.typ == "aws:kms/key:Key":
+            resource_id = state["keyId"] = _short_hash(args.name)
+            state["arn"] = f"{arn_prefix}:key/{resource_id}"
+        elif args.typ == "aws:iam/role:Role":
+            state.setdefault("name", args.name)
+            state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{state['name']}"
+        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
+            state.setdefault("name", args.name)
+            state["arn"] = f"{arn_prefix}:log-group:{state['name']}"
+        elif args.typ == "aws:sns/topic:Topic":
+            state.setdefault("name", args.name)
+            state["arn"] = f"{arn_prefix}:{state['name']}"
+        elif args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            state["prefixListId"] = f"pl-{_short_hash(args.name)}"
+        state.setdefault("name", args.name)
+        return resource_id, state
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, also keeping what MockResourceArgs lacks: parent, options,
+    dependencies."""
+
+    def __init__(self, mock: _Mocks) -> None:
+        super().__init__(mock)
+        self.mock = mock
+        self.recorded: dict[str, RecordedResource] = {}
+        self.lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        is_default_provider = request.type.startswith("pulumi:providers:") and (
+            request.name.startswith("default")
+        )
+        if request.type == "pulumi:pulumi:Stack" or is_default_provider:
+            return response
+        parent = request.parent
+        if parent.endswith(f"::pulumi:pulumi:Stack::{PROJECT}-{pulumi.get_stack()}"):
+            parent = ""
+        resource = RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=parent or None,
+            custom=request.custom,
+            protect=request.protect,
+            retain_on_delete=request.retainOnDelete,
+            depends_on=tuple(sorted(set(request.dependencies))),
+            inputs=_plain(self.mock.local.inputs or {}),
+        )
+        with self.lock:
+            self.recorded[resource.urn] = resource
+        return response
+
+
+def record(
+    program: Callable[[], None],
+    *,
+    stack_name: str,
+    config: Mapping[str, str],
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+) -> Recording:
+    """Run `program` as `pulumi up` would for `stack_name` with `config` (full keys, string
+    values as in Pulumi's config map), with every resource mocked, and return what it
+    registered. Exceptions the program raises propagate, after the runtime is shut down."""
+    region = str(config.get("aws:region", "us-east-1"))
+    monitor = _RecordingMonitor(_Mocks(region))
+    settings.ROOT.set(None)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    pulumi.runtime.set_mocks(
+        monitor.mock, project=PROJECT, stack=stack_name, preview=False, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
+    try:
+        _await(stack.run_pulumi_func(program))
+        root = settings.get_root_resource()
+        exported = getattr(root, "outputs", {})
+        outputs = {name: _resolve(value) for name, value in sorted(exported.items())}
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        settings.ROOT.set(None)
+    resources = [monitor.recorded[urn] for urn in sorted(monitor.recorded)]
+    return Recording(stack=stack_name, resources=resources, outputs=_plain(outputs))
+
+
+def _await(awaitable: Any) -> Any:
+    from pulumi.runtime.sync_await import _sync_await
+
+    return _sync_await(awaitable)
+
+
+def _resolve(value: Any) -> Any:
+    return _await(pulumi.Output.from_input(value).future())

@@ -1,0 +1,129 @@
+"""An S3 bucket with the kit's secure defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import Durability, resource_tags
+from modules.security.iam import policy_document
+
+
+@dataclass
+class SecureBucketArgs:
+    kms_key_arn: pulumi.Input[str]
+    """Customer-managed key for SSE-KMS (with S3 bucket keys, which cut KMS requests)."""
+    durability: Durability
+    """`retain`: protected and kept on destroy; `destroy`: emptied and deleted."""
+    noncurrent_version_retention_days: int = 30
+    """Days a replaced or deleted object version is kept before expiry."""
+    abort_incomplete_upload_days: int = 7
+    """Days before unfinished multipart uploads are cleaned up."""
+    component: str = "security"
+    """Value of the `mlkit:component` tag: the component whose data the bucket holds."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags."""
+
+
+class SecureBucket(pulumi.ComponentResource):
+    """A versioned bucket encrypted with the stack key, all public access blocked, ACLs
+    disabled, TLS-only access, and lifecycle rules for old versions and stale uploads."""
+
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:security:SecureBucket", name, None, opts)
+        if args.noncurrent_version_retention_days < 1 or args.abort_incomplete_upload_days < 1:
+            raise ValueError("bucket lifecycle days must be at least 1")
+        tags = dict(args.tags) | {"mlkit:component": args.component}
+        child = pulumi.ResourceOptions(parent=self)
+
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            force_destroy=args.durability.force_destroy,
+            tags=resource_tags(f"{name}-bucket", tags),
+            opts=args.durability.options(self),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": args.kms_key_arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "abort-incomplete-uploads",
+                    "status": "Enabled",
+                    "filter": {},
+                    "abort_incomplete_multipart_upload": {
+                        "days_after_initiation": args.abort_incomplete_upload_days
+                    },
+                },
+                {
+                    "id": "expire-noncurrent-versions",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {
+                        "noncurrent_days": args.noncurrent_version_retention_days
+                    },
+                },
+            ],
+            # S3 rejects lifecycle rules on versions before versioning is configured.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=policy_document(
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
+        )
+        self.bucket_name = bucket.id
+        self.bucket_arn = bucket.arn
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})

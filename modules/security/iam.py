@@ -1,0 +1,95 @@
+"""Least-privilege IAM: statement builders that refuse wildcards, and service roles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import resource_tags
+
+# Actions AWS does not scope to resources: the only ones allowed on Resource "*".
+UNSCOPED_ACTIONS = frozenset(
+    {
+        "cloudwatch:PutMetricData",
+        "ecr:GetAuthorizationToken",
+        "sagemaker:ListFeatureGroups",
+        "sts:GetCallerIdentity",
+    }
+)
+
+
+def allow(
+    actions: Sequence[str],
+    resources: Sequence[pulumi.Input[str]],
+    *,
+    sid: str | None = None,
+    conditions: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An Allow statement. Raises ValueError for `*` or `service:*` actions, and for
+    Resource `*` unless every action is one AWS cannot scope (UNSCOPED_ACTIONS)."""
+    if not actions or not resources:
+        raise ValueError("an IAM statement needs at least one action and one resource")
+    for action in actions:
+        service, _, verb = action.partition(":")
+        if action == "*" or verb == "*" or not service or not verb:
+            raise ValueError(f"IAM action '{action}' is a wildcard or malformed")
+    if "*" in resources and not set(actions) <= UNSCOPED_ACTIONS:
+        scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
+        raise ValueError(f"IAM actions {scoped} must name resources, not '*'")
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Action": sorted(set(actions)),
+        "Resource": list(resources),
+    }
+    if sid:
+        statement = {"Sid": sid} | statement
+    if conditions:
+        statement["Condition"] = dict(conditions)
+    return statement
+
+
+def policy_document(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
+    """A policy document as JSON text; statements may hold Outputs (ARNs)."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def service_trust_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Trust `service` (e.g. `sagemaker.amazonaws.com`) on behalf of this account only,
+    which closes the confused-deputy path."""
+    return policy_document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    )
+
+
+def service_role(
+    name: str,
+    *,
+    service: str,
+    account_id: pulumi.Input[str],
+    statements: Sequence[Mapping[str, Any]],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """A role `service` can assume, with one inline policy of `statements` and no managed
+    policies. Creates `<name>` (the role) and `<name>-policy`."""
+    role = aws.iam.Role(
+        name,
+        assume_role_policy=service_trust_policy(service, account_id),
+        tags=resource_tags(name, tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    aws.iam.RolePolicy(
+        f"{name}-policy",
+        role=role.id,
+        policy=policy_document(*statements),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    return role
