@@ -44,12 +44,13 @@ class PlatformBase:
         }
 
 
-def availability_zones(region: str, count: int) -> list[str]:
-    """The first `count` available AZs of the region."""
+def availability_zones(settings: StackSettings) -> list[str]:
+    """The first `network.azCount` available AZs of the stack's region."""
+    count = settings.network.az_count
     names = aws.get_availability_zones(state="available").names
     if len(names) < count:
-        raise pulumi.RunError(
-            f"mlkit:network.azCount is {count} but {region} has {len(names)} available zones"
+        raise settings.config_error(
+            "network.azCount", f"{count} zones asked for, {settings.region} has {len(names)}"
         )
     return list(names[:count])
 
@@ -94,7 +95,7 @@ def build_platform_base(settings: StackSettings, stack: str) -> PlatformBase:
         f"{stack}-network",
         NetworkArgs(
             region=settings.region,
-            availability_zones=availability_zones(settings.region, net.az_count),
+            availability_zones=availability_zones(settings),
             cidr_block=str(net.cidr_block),
             interface_endpoints=net.interface_endpoints,
             flow_logs=flow_logs if net.flow_logs else None,

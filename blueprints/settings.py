@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationInfo,
     model_validator,
@@ -172,6 +173,12 @@ class StackSettings(Section):
     network: NetworkSettings = NetworkSettings()
     security: SecuritySettings = SecuritySettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    _source: str = PrivateAttr("stack config")
+
+    def config_error(self, path: str, message: str) -> ConfigError:
+        """An error about a setting that is valid on its own but not in this account or
+        region (found while building), naming the stack file like validation errors do."""
+        return ConfigError(self._source, [(f"{NAMESPACE}:{path}", message)])
 
     @model_validator(mode="after")
     def _prod_invariants(self, info: ValidationInfo) -> StackSettings:
@@ -322,6 +329,8 @@ def settings_from_config(
         found = "required" if environment is None else f"'{environment}' is not one of {allowed}"
         raise ConfigError(source, [(f"{NAMESPACE}:environment", found)])
     try:
-        return StackSettings.model_validate(deep_merge(PROFILES[environment], values))
+        settings = StackSettings.model_validate(deep_merge(PROFILES[environment], values))
     except pydantic.ValidationError as error:
         raise ConfigError(source, _problems(error)) from None
+    settings._source = source
+    return settings

@@ -1,0 +1,90 @@
+"""`python -m blueprints`: list blueprints and stacks, plan a stack offline.
+
+Exit codes: 0 ok, 1 mandatory policy violations, 2 invalid config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from blueprints import blueprint_keys, load_blueprint, stackfile
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_INVALID = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m blueprints", description="mlkit: ML platform blueprints on AWS."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs.add_parser("list", help="blueprints, their components, and the shipped stacks")
+    plan = verbs.add_parser(
+        "plan", help="offline preview of a stack: resources, outputs (no cloud, no Pulumi CLI)"
+    )
+    plan.add_argument("stack", metavar="STACK|FILE", help="stack name or path to a stack file")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--out", metavar="DIR", type=Path, help="also write DIR/<stack>.json")
+    return parser
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, so a failed run leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def _stack_summary(name: str) -> str:
+    path = stackfile.resolve(name)
+    try:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config", {})
+    except (OSError, yaml.YAMLError, AttributeError):
+        return f"  {name:<20} (unreadable: run `plan {name}` for details)"
+    blueprint, environment = config.get("mlkit:blueprint"), config.get("mlkit:environment")
+    return f"  {name:<20} {blueprint} / {environment} / {config.get('aws:region')}"
+
+
+def list_command() -> int:
+    print("Blueprints:")
+    for key in blueprint_keys():
+        blueprint = load_blueprint(key)
+        print(f"  {key}: {blueprint.summary}")
+        for component, what in blueprint.components.items():
+            print(f"    {component:<14} {what}")
+    print("\nStacks (blueprint / environment / region):")
+    for name in stackfile.shipped_stacks():
+        print(_stack_summary(name))
+    return EXIT_OK
+
+
+def plan_command(stack: str, as_json: bool, out: Path | None) -> int:
+    from blueprints.plan import plan_stack, render_text
+
+    plan = plan_stack(stack)
+    document = json.dumps(plan.as_json(), indent=2, sort_keys=True) + "\n"
+    if out is not None:
+        _write_atomically(out / f"{plan.stack.name}.json", document)
+    print(document if as_json else render_text(plan), end="" if as_json else "\n")
+    return EXIT_VIOLATIONS if plan.mandatory_violations() else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from pulumi import RunError
+
+    args = _parser().parse_args(argv)
+    try:
+        if args.verb == "list":
+            return list_command()
+        return plan_command(args.stack, args.json, args.out)
+    except RunError as error:  # ConfigError and program-reported config problems
+        print(str(error), file=sys.stderr)
+        return EXIT_INVALID

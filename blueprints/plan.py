@@ -1,0 +1,116 @@
+"""The offline plan: run a stack's program under the recorder and describe what it creates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from blueprints import stackfile
+from blueprints.program import main as program
+from blueprints.recording import PROJECT, RecordedResource, Recording, record
+from blueprints.settings import StackSettings, settings_from_config
+
+PLAN_FORMAT_VERSION = 1
+
+
+@dataclass
+class Plan:
+    stack: stackfile.StackFile
+    settings: StackSettings
+    recording: Recording
+
+    def components(self) -> Counter[str]:
+        """Resources per platform component (the middle of each top-level `mlkit:` token),
+        counting custom resources only."""
+        by_urn = {r.urn: r for r in self.recording.resources}
+        counts: Counter[str] = Counter()
+        for resource in self.recording.resources:
+            if not resource.custom:
+                continue
+            top = resource
+            while top.parent in by_urn:
+                top = by_urn[top.parent]
+            counts[component_of(top)] += 1
+        return counts
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "formatVersion": PLAN_FORMAT_VERSION,
+            "stack": self.stack.name,
+            "project": PROJECT,
+            "blueprint": self.settings.blueprint,
+            "environment": self.settings.environment,
+            "region": self.settings.region,
+            "resources": [r.as_plan() for r in self.recording.resources],
+            "outputs": self.recording.outputs,
+            # Filled by the policy pack, the cost model and the change-safety check as they
+            # land; null means "not computed", never "zero".
+            "policies": {"checked": 0, "violations": []},
+            "cost": None,
+            "deployTime": None,
+            "changeSafety": None,
+        }
+
+    def mandatory_violations(self) -> list[dict[str, Any]]:
+        violations = self.as_json()["policies"]["violations"]
+        return [v for v in violations if v["enforcement"] == "mandatory"]
+
+
+def component_of(resource: RecordedResource) -> str:
+    parts = resource.type.split(":")
+    return parts[1] if parts[0] == "mlkit" else "other"
+
+
+def plan_stack(stack_or_file: str) -> Plan:
+    """Plan one stack. Raises ConfigError (naming the file and field) on bad input, before
+    anything is recorded."""
+    stack = stackfile.load(stack_or_file)
+    settings = settings_from_config(stack.config, set(stack.secret_keys), stack.source)
+    recording = record(
+        lambda: program(stack.source),
+        stack_name=stack.name,
+        config=stack.config,
+        secret_keys=stack.secret_keys,
+    )
+    return Plan(stack, settings, recording)
+
+
+def render_text(plan: Plan) -> str:
+    """The resource tree, components first, then counts and outputs."""
+    settings = plan.settings
+    lines = [
+        f"Stack {plan.stack.name} ({plan.stack.source}): blueprint {settings.blueprint}, "
+        f"environment {settings.environment}, region {settings.region}",
+        "",
+    ]
+    resources = plan.recording.resources
+    children: dict[str | None, list[RecordedResource]] = {}
+    for resource in resources:
+        children.setdefault(resource.parent, []).append(resource)
+    rows: list[tuple[str, str]] = []
+
+    def walk(resource: RecordedResource, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└─ " if last else "├─ ")
+        flags = [flag for flag, on in (("protect", resource.protect),
+                 ("retain", resource.retain_on_delete)) if on]  # fmt: skip
+        suffix = f"  [{', '.join(flags)}]" if flags else ""
+        rows.append((f"{prefix}{branch}{resource.name}", f"{resource.type}{suffix}"))
+        kids = sorted(children.get(resource.urn, []), key=lambda r: r.name)
+        deeper = prefix if top else prefix + ("   " if last else "│  ")
+        for index, kid in enumerate(kids):
+            walk(kid, deeper, index == len(kids) - 1, False)
+
+    for resource in sorted(children.get(None, []), key=lambda r: (component_of(r), r.name)):
+        walk(resource, "", True, True)
+    width = max((len(label) for label, _ in rows), default=0)
+    lines += [f"{label:<{width}}  {type_}" for label, type_ in rows]
+    counts = plan.components()
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+    lines += ["", f"{sum(counts.values())} cloud resources: {summary}"]
+    if plan.recording.outputs:
+        lines += ["", "Outputs:"]
+        key_width = max(len(key) for key in plan.recording.outputs)
+        for key, value in plan.recording.outputs.items():
+            lines.append(f"  {key:<{key_width}}  {value}")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""Stack config -> settings: profiles, overrides, invariants, secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from blueprints.settings import (
+    PROFILES,
+    SECRET_PLACEHOLDER,
+    ConfigError,
+    StackSettings,
+    deep_merge,
+    settings_from_config,
+)
+
+BASE = {
+    "aws:region": "eu-west-1",
+    "mlkit:blueprint": "platform-base",
+    "mlkit:tags": json.dumps({"owner": "team", "cost-center": 42}),
+}
+
+
+def settings(environment: str, secret_keys: frozenset[str] = frozenset(), **extra: object):
+    config = BASE | {"mlkit:environment": environment}
+    config |= {
+        f"mlkit:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in extra.items()
+    }
+    return settings_from_config(config, set(secret_keys), "stacks/Pulumi.t.yaml")
+
+
+def problems(environment: str, **extra: object) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as raised:
+        settings(environment, **extra)
+    return raised.value.problems
+
+
+def test_dev_profile_defaults() -> None:
+    dev = settings("dev")
+    assert dev.durability == "destroy"
+    assert dev.network.az_count == 2
+    assert dev.network.interface_endpoints == ()
+    assert dev.network.flow_logs is False
+    assert dev.security.key_deletion_window_days == 7
+    assert dev.observability.log_retention_days == 14
+
+
+def test_prod_profile_defaults() -> None:
+    prod = settings("prod", observability={"alertEmails": ["oncall@example.com"]})
+    assert prod.durability == "retain"
+    assert prod.network.az_count == 3
+    assert prod.network.interface_endpoints == (
+        "sagemaker.api", "sagemaker.runtime", "sts", "logs", "ecr.api", "ecr.dkr",
+    )  # fmt: skip
+    assert prod.network.flow_logs is True
+    assert prod.observability.log_retention_days == 365
+
+
+def test_stack_file_overrides_one_field_and_keeps_the_profile_for_the_rest() -> None:
+    dev = settings("dev", network={"azCount": 3})
+    assert dev.network.az_count == 3
+    assert dev.network.interface_endpoints == ()  # still the dev profile
+
+
+def test_lists_replace_profile_lists() -> None:
+    dev = settings("dev", network={"interfaceEndpoints": ["sts"]})
+    assert dev.network.interface_endpoints == ("sts",)
+
+
+def test_numbers_are_accepted_as_tag_values_and_kit_tags_are_added() -> None:
+    assert settings("dev").stack_tags() == {
+        "owner": "team",
+        "cost-center": "42",
+        "mlkit:blueprint": "platform-base",
+        "mlkit:environment": "dev",
+    }
+
+
+def test_prod_must_retain_data() -> None:
+    found = problems("prod", durability="destroy", observability={"alertEmails": ["a@b.io"]})
+    assert found == [("mlkit:durability", "prod stacks must use 'retain' so data survives")]
+
+
+def test_prod_must_alert_someone() -> None:
+    assert problems("prod") == [
+        (
+            "mlkit:observability",
+            "prod stacks need alertEmails or alertHttpsEndpoint, or alarms reach nobody",
+        )
+    ]
+
+
+def test_secret_setting_rejects_plain_text() -> None:
+    found = problems("dev", observability={"alertHttpsEndpoint": "https://events.example/x"})
+    assert found == [
+        (
+            "mlkit:observability.alertHttpsEndpoint",
+            "must be a secure value: set it with `pulumi config set --secret --path ...`",
+        )
+    ]
+
+
+def test_secret_setting_accepts_a_secure_value_and_hides_it() -> None:
+    dev = settings(
+        "dev",
+        secret_keys=frozenset({"mlkit:observability"}),
+        observability={"alertHttpsEndpoint": SECRET_PLACEHOLDER},
+    )
+    endpoint = dev.observability.alert_https_endpoint
+    assert endpoint is not None and endpoint.get_secret_value() == SECRET_PLACEHOLDER
+    assert SECRET_PLACEHOLDER not in repr(dev)
+
+
+def test_every_profile_validates_on_its_own() -> None:
+    for environment, profile in PROFILES.items():
+        raw = deep_merge(profile, {"observability": {"alertEmails": ["a@b.io"]}})
+        raw |= {"blueprint": "platform-base", "environment": environment, "region": "us-east-1"}
+        assert StackSettings.model_validate(raw | {"tags": {"owner": "o", "cost-center": "c"}})
+
+
+def test_error_lists_every_problem_with_file_and_path() -> None:
+    with pytest.raises(ConfigError) as raised:
+        settings("dev", network={"azCount": 1, "cidrBlock": "8.8.0.0/16"})
+    assert str(raised.value).splitlines() == [
+        "stacks/Pulumi.t.yaml: mlkit:network.cidrBlock: "
+        "must be a private IPv4 range from /16 to /24, e.g. 10.20.0.0/16",
+        "stacks/Pulumi.t.yaml: mlkit:network.azCount: Input should be greater than or equal to 2",
+    ]
+
+
+def test_provider_keys_pass_through_and_other_namespaces_are_rejected() -> None:
+    config = BASE | {"mlkit:environment": "dev", "aws:profile": "ml", "foo:bar": "1"}
+    with pytest.raises(ConfigError) as raised:
+        settings_from_config(config, set(), "f.yaml")
+    assert raised.value.problems == [("foo:bar", "unknown config key (expected 'mlkit:<name>')")]
