@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks, settings, stack
+from pulumi.runtime import mocks, rpc, settings, stack
+
+from blueprints.settings import SECRET_PLACEHOLDER
 
 PROJECT = "mlkit"
 MOCK_ACCOUNT_ID = "123456789012"
@@ -70,9 +72,12 @@ class Recording:
 
 
 def _plain(value: Any) -> Any:
-    """Wire values as plain JSON data: whole floats (the wire has no ints) back to ints."""
+    """Wire values as plain JSON data: whole floats (the wire has no ints) back to ints,
+    secrets masked."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, Mapping) and rpc._special_sig_key in value:
+        return SECRET_PLACEHOLDER
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in sorted(value.items())}
     if isinstance(value, list | tuple):
@@ -123,7 +128,7 @@ class _Mocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{state['name']}"
         elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
             state.setdefault("name", args.name)
-            state["arn"] = f"{arn_prefix}:log-group:{state['name']}"
+            state["arn"] = f"arn:aws:logs:{self.region}:{MOCK_ACCOUNT_ID}:log-group:{state['name']}"
         elif args.typ == "aws:sns/topic:Topic":
             state.setdefault("name", args.name)
             state["arn"] = f"{arn_prefix}:{state['name']}"
@@ -143,16 +148,21 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.recorded: dict[str, RecordedResource] = {}
         self.lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine leaves the root stack out of its children's URNs; so do we, so URNs
+        # match those in `pulumi stack export` and `pulumi preview --json`.
+        if "::pulumi:pulumi:Stack::" in parent:
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         is_default_provider = request.type.startswith("pulumi:providers:") and (
             request.name.startswith("default")
         )
         if request.type == "pulumi:pulumi:Stack" or is_default_provider:
             return response
-        parent = request.parent
-        if parent.endswith(f"::pulumi:pulumi:Stack::{PROJECT}-{pulumi.get_stack()}"):
-            parent = ""
+        parent = "" if "::pulumi:pulumi:Stack::" in request.parent else request.parent
         resource = RecordedResource(
             urn=response.urn,
             type=request.type,
@@ -170,7 +180,7 @@ class _RecordingMonitor(mocks.MockMonitor):
 
 
 def record(
-    program: Callable[[], None],
+    program: Callable[[], object],
     *,
     stack_name: str,
     config: Mapping[str, str],

@@ -7,6 +7,7 @@ Both `pulumi up` and the offline plan turn config into settings through `setting
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from functools import cache
@@ -249,11 +250,9 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 def _decode(value: Any, secret: bool) -> Any:
     """A config value as Pulumi passes it (objects as JSON text) back to Python data; every
     string under a secret key becomes a SecretValue."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
+    if isinstance(value, str) and value.startswith(("{", "[")):
+        with contextlib.suppress(json.JSONDecodeError):  # plain text that starts with a brace
             value = json.loads(value)
-        except json.JSONDecodeError:
-            pass
     if not secret:
         return value
     if isinstance(value, str):
@@ -279,7 +278,7 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     for part in loc:
         fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
         field = fields.get(str(part))
-        candidates = [field.annotation] + list(get_args(field.annotation)) if field else []
+        candidates = [field.annotation, *get_args(field.annotation)] if field else []
         model = next(
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
         )

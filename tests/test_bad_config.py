@@ -24,8 +24,14 @@ def expected_line(path: Path) -> str:
 
 def test_corpus_covers_the_cases_the_kit_promises() -> None:
     names = {path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in CORPUS}
-    promised = {"unknown-key", "wrong-type", "unknown-blueprint", "negative-size",
-                "missing-tag", "invalid-yaml"}  # fmt: skip
+    promised = {
+        "unknown-key",
+        "wrong-type",
+        "unknown-blueprint",
+        "negative-size",
+        "missing-tag",
+        "invalid-yaml",
+    }
     assert promised <= names
 
 

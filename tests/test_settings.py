@@ -52,8 +52,13 @@ def test_prod_profile_defaults() -> None:
     assert prod.durability == "retain"
     assert prod.network.az_count == 3
     assert prod.network.interface_endpoints == (
-        "sagemaker.api", "sagemaker.runtime", "sts", "logs", "ecr.api", "ecr.dkr",
-    )  # fmt: skip
+        "sagemaker.api",
+        "sagemaker.runtime",
+        "sts",
+        "logs",
+        "ecr.api",
+        "ecr.dkr",
+    )
     assert prod.network.flow_logs is True
     assert prod.observability.log_retention_days == 365
 

@@ -1,0 +1,99 @@
+"""The command line: plan JSON shape, text tree, --out, list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from blueprints.cli import EXIT_OK, main
+from blueprints.settings import SECRET_PLACEHOLDER
+
+GOOD = Path(__file__).parent / "good_stacks"
+RESOURCE_KEYS = {
+    "urn",
+    "type",
+    "name",
+    "parent",
+    "custom",
+    "protect",
+    "retainOnDelete",
+    "dependsOn",
+    "inputs",
+}
+
+
+def plan_json(capsys, *args: str) -> dict:
+    assert main(["plan", *args, "--json"]) == EXIT_OK
+    return json.loads(capsys.readouterr().out)
+
+
+def test_plan_json_shape(capsys) -> None:
+    plan = plan_json(capsys, "base-dev")
+    assert set(plan) == {
+        "formatVersion",
+        "stack",
+        "project",
+        "blueprint",
+        "environment",
+        "region",
+        "resources",
+        "outputs",
+        "policies",
+        "cost",
+        "deployTime",
+        "changeSafety",
+    }
+    assert (plan["stack"], plan["project"], plan["blueprint"], plan["environment"]) == (
+        "base-dev",
+        "mlkit",
+        "platform-base",
+        "dev",
+    )
+    assert plan["policies"] == {"checked": 0, "violations": []}
+    assert all(set(resource) == RESOURCE_KEYS for resource in plan["resources"])
+    urns = [resource["urn"] for resource in plan["resources"]]
+    assert urns == sorted(urns)
+    for resource in plan["resources"]:
+        assert resource["parent"] is None or resource["parent"] in urns
+        assert set(resource["dependsOn"]) <= set(urns)
+    assert set(plan["outputs"]) == {
+        "alertTopicArn",
+        "artifactsBucket",
+        "kmsKeyArn",
+        "privateSubnetIds",
+        "vpcId",
+        "workloadSecurityGroupId",
+    }
+
+
+def test_plan_out_writes_the_same_json(capsys, tmp_path: Path) -> None:
+    printed = plan_json(capsys, "base-staging", "--out", str(tmp_path))
+    assert json.loads((tmp_path / "base-staging.json").read_text()) == printed
+    assert [p.name for p in tmp_path.iterdir()] == ["base-staging.json"]
+
+
+def test_plan_of_a_file_masks_secure_values(capsys) -> None:
+    text = json.dumps(plan_json(capsys, str(GOOD / "Pulumi.secure-endpoint.yaml")))
+    assert "c2VjcmV0LWNpcGhlcnRleHQ" not in text
+    assert f'"endpoint": "{SECRET_PLACEHOLDER}"' in text
+
+
+def test_plan_text_is_a_tree_with_counts(capsys) -> None:
+    assert main(["plan", "base-prod"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "Stack base-prod (stacks/Pulumi.base-prod.yaml): blueprint platform-base, "
+        "environment prod, region eu-west-1"
+    )
+    key_line = next(line for line in lines if line.startswith("└─ base-prod-kms-key"))
+    assert key_line.endswith("aws:kms/key:Key  [protect, retain]")
+    assert "35 cloud resources: network 23, observability 3, security 9" in "\n".join(lines)
+
+
+def test_list_names_blueprints_components_and_stacks(capsys) -> None:
+    assert main(["list"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "platform-base:" in out
+    for component in ("network", "security", "observability"):
+        assert f"    {component} " in out
+    assert "base-prod            platform-base / prod / eu-west-1" in out

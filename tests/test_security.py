@@ -1,0 +1,190 @@
+"""Security module: stack key, secure bucket, IAM helpers. Exact inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from modules.common import Durability
+from modules.security import SecureBucket, SecureBucketArgs, StackKey, StackKeyArgs
+from modules.security.iam import allow, service_trust_policy
+
+RETAIN, DESTROY = Durability.from_setting("retain"), Durability.from_setting("destroy")
+TAGS = {"owner": "team", "cost-center": "1"}
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/k"
+
+
+def test_stack_key_rotates_and_scopes_service_use_to_the_account(record_program) -> None:
+    def program() -> None:
+        args = StackKeyArgs(
+            account_id="111122223333",
+            region="eu-west-1",
+            durability=RETAIN,
+            deletion_window_days=30,
+            tags=TAGS,
+        )
+        pulumi.export("keyId", StackKey("s-kms", args).key_id)
+
+    recording = record_program(program)
+    key = recording.named("s-kms-key")
+    assert (key.protect, key.retain_on_delete) == (True, True)
+    policy = json.loads(key.inputs["policy"])
+    assert {k: v for k, v in key.inputs.items() if k != "policy"} == {
+        "deletionWindowInDays": 30,
+        "description": "mlkit s-kms: data, logs and topics of the stack",
+        "enableKeyRotation": True,
+        "tags": {"Name": "s-kms-key", "mlkit:component": "security"} | TAGS,
+    }
+    root, logs, alarms = policy["Statement"]
+    assert root["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:111122223333:log-group:*"
+        }
+    }
+    assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+    assert recording.named("s-kms-alias").inputs == {
+        "name": "alias/s-kms",
+        "targetKeyId": recording.outputs["keyId"],
+    }
+
+
+def test_stack_key_rejects_a_deletion_window_kms_does_not_allow(record_program) -> None:
+    args = StackKeyArgs(
+        account_id="1", region="eu-west-1", durability=DESTROY, deletion_window_days=3
+    )
+    with pytest.raises(ValueError, match="deletion_window_days must be between 7 and 30"):
+        record_program(lambda: StackKey("k", args))
+
+
+def bucket(record_program, durability: Durability):
+    args = SecureBucketArgs(
+        kms_key_arn=KEY_ARN, durability=durability, noncurrent_version_retention_days=9, tags=TAGS
+    )
+    return record_program(lambda: SecureBucket("b", args))
+
+
+def test_secure_bucket_children_have_the_secure_defaults(record_program) -> None:
+    recording = bucket(record_program, DESTROY)
+    by_name = {r.name: r.inputs for r in recording.resources}
+    assert by_name["b-bucket"] == {
+        "forceDestroy": True,
+        "tags": {"Name": "b-bucket", "mlkit:component": "security"} | TAGS,
+    }
+    assert by_name["b-public-access-block"] == {
+        "bucket": "b-bucket",
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
+    assert by_name["b-ownership"] == {
+        "bucket": "b-bucket",
+        "rule": {"objectOwnership": "BucketOwnerEnforced"},
+    }
+    assert by_name["b-encryption"]["rules"] == [
+        {
+            "applyServerSideEncryptionByDefault": {
+                "kmsMasterKeyId": KEY_ARN,
+                "sseAlgorithm": "aws:kms",
+            },
+            "bucketKeyEnabled": True,
+        }
+    ]
+    assert by_name["b-versioning"]["versioningConfiguration"] == {"status": "Enabled"}
+    assert by_name["b-lifecycle"]["rules"] == [
+        {
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+            "filter": {},
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+        },
+        {
+            "filter": {},
+            "id": "expire-noncurrent-versions",
+            "noncurrentVersionExpiration": {"noncurrentDays": 9},
+            "status": "Enabled",
+        },
+    ]
+    assert json.loads(by_name["b-policy"]["policy"])["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::b-bucket", "arn:aws:s3:::b-bucket/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+def test_secure_bucket_orders_lifecycle_after_versioning(record_program) -> None:
+    recording = bucket(record_program, DESTROY)
+    lifecycle, versioning = recording.named("b-lifecycle"), recording.named("b-versioning")
+    assert versioning.urn in lifecycle.depends_on
+    assert recording.named("b-public-access-block").urn in recording.named("b-policy").depends_on
+
+
+@pytest.mark.parametrize(("durability", "kept"), [(RETAIN, True), (DESTROY, False)])
+def test_bucket_durability(record_program, durability: Durability, kept: bool) -> None:
+    data = bucket(record_program, durability).named("b-bucket")
+    assert (data.protect, data.retain_on_delete, data.inputs["forceDestroy"]) == (
+        kept,
+        kept,
+        not kept,
+    )
+
+
+def test_allow_builds_a_sorted_scoped_statement() -> None:
+    statement = allow(["s3:PutObject", "s3:GetObject"], ["arn:aws:s3:::b/*"], sid="Data")
+    assert statement == {
+        "Sid": "Data",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject"],
+        "Resource": ["arn:aws:s3:::b/*"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("actions", "resources", "message"),
+    [
+        (["*"], ["arn:aws:s3:::b"], "IAM action '*' is a wildcard or malformed"),
+        (["s3:*"], ["arn:aws:s3:::b"], "IAM action 's3:*' is a wildcard or malformed"),
+        (["GetObject"], ["arn:aws:s3:::b"], "IAM action 'GetObject' is a wildcard or malformed"),
+        (["s3:GetObject"], ["*"], "IAM actions ['s3:GetObject'] must name resources, not '*'"),
+        ([], ["arn:aws:s3:::b"], "an IAM statement needs at least one action and one resource"),
+    ],
+)
+def test_allow_refuses_wildcards(actions, resources, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        allow(actions, resources)
+    assert str(raised.value) == message
+
+
+def test_allow_accepts_star_only_for_actions_aws_cannot_scope() -> None:
+    assert allow(["ecr:GetAuthorizationToken"], ["*"])["Resource"] == ["*"]
+
+
+def test_trust_policy_is_limited_to_the_account(record_program) -> None:
+    documents = []
+
+    def program() -> None:
+        service_trust_policy("sagemaker.amazonaws.com", "111122223333").apply(documents.append)
+        pulumi.export("unused", 1)
+
+    record_program(program)
+    assert json.loads(documents[0]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
+            }
+        ],
+    }

@@ -1,0 +1,83 @@
+"""Every shipped stack: plans, carries the required tags, and has the durability its
+environment promises."""
+
+from __future__ import annotations
+
+import inspect
+from functools import cache
+
+import pulumi_aws
+
+from blueprints.recording import RecordedResource
+
+REQUIRED_TAGS = {"owner", "cost-center", "mlkit:blueprint", "mlkit:environment", "mlkit:component"}
+# Resources holding data or keys: what prod must protect and retain.
+STATEFUL_TYPES = {
+    "aws:kms/key:Key",
+    "aws:s3/bucket:Bucket",
+    "aws:cloudwatch/logGroup:LogGroup",
+}
+
+
+@cache
+def accepts_tags(type_token: str) -> bool:
+    """Whether the pulumi-aws resource class behind `aws:<module>/<x>:<Class>` takes tags."""
+    module, cls = type_token.split(":")[1].split("/")[0], type_token.split(":")[2]
+    resource_class = getattr(getattr(pulumi_aws, module), cls)
+    return "tags" in inspect.signature(resource_class._internal_init).parameters
+
+
+def cloud_resources(plan) -> list[RecordedResource]:
+    return [r for r in plan.recording.resources if r.custom]
+
+
+def test_every_taggable_resource_carries_the_required_tags(plan_of, shipped_stack) -> None:
+    plan = plan_of(shipped_stack)
+    for resource in cloud_resources(plan):
+        if accepts_tags(resource.type):
+            missing = REQUIRED_TAGS - set(resource.inputs.get("tags", {}))
+            assert not missing, f"{resource.name} lacks tags {sorted(missing)}"
+            assert resource.inputs["tags"]["Name"] == resource.name
+
+
+def test_durability_follows_the_environment(plan_of, shipped_stack) -> None:
+    plan = plan_of(shipped_stack)
+    keep = plan.settings.environment == "prod"
+    stateful = [r for r in cloud_resources(plan) if r.type in STATEFUL_TYPES]
+    assert stateful
+    for resource in stateful:
+        assert (resource.protect, resource.retain_on_delete) == (keep, keep), resource.name
+    for bucket in plan.recording.of_type("aws:s3/bucket:Bucket"):
+        assert bucket.inputs["forceDestroy"] is not keep
+    for log_group in plan.recording.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert log_group.inputs["deletionProtectionEnabled"] is keep
+
+
+def test_every_child_has_a_component_parent(plan_of, shipped_stack) -> None:
+    plan = plan_of(shipped_stack)
+    for resource in plan.recording.resources:
+        if resource.parent is None:
+            assert resource.type.startswith("mlkit:"), f"{resource.name} has no component"
+
+
+def test_dev_has_no_paid_network_extras_and_prod_has_the_private_paths(plan_of) -> None:
+    def interface_endpoints(stack: str) -> list[str]:
+        endpoints = plan_of(stack).recording.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        return sorted(
+            e.inputs["serviceName"].removeprefix("com.amazonaws.eu-west-1.")
+            for e in endpoints
+            if e.inputs["vpcEndpointType"] == "Interface"
+        )
+
+    assert interface_endpoints("base-dev") == []
+    assert interface_endpoints("base-prod") == [
+        "ecr.api",
+        "ecr.dkr",
+        "logs",
+        "sagemaker.api",
+        "sagemaker.runtime",
+        "sts",
+    ]
+    assert plan_of("base-dev").recording.of_type("aws:ec2/flowLog:FlowLog") == []
+    assert len(plan_of("base-prod").recording.of_type("aws:ec2/flowLog:FlowLog")) == 1
+    assert len(plan_of("base-prod").recording.of_type("aws:ec2/subnet:Subnet")) == 3
