@@ -1,6 +1,6 @@
-"""`python -m blueprints`: list blueprints and stacks, plan a stack offline.
+"""`python -m blueprints`: list blueprints and stacks, plan a stack offline, generate docs.
 
-Exit codes: 0 ok, 1 mandatory policy violations, 2 invalid config or usage.
+Exit codes: 0 ok, 1 mandatory policy violations (or stale docs), 2 invalid config or usage.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("stack", metavar="STACK|FILE", help="stack name or path to a stack file")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--out", metavar="DIR", type=Path, help="also write DIR/<stack>.json")
+    docs = verbs.add_parser("docs", help="regenerate the generated docs")
+    docs.add_argument("--check", action="store_true", help="fail (exit 1) if any are stale")
     return parser
 
 
@@ -77,6 +79,19 @@ def plan_command(stack: str, as_json: bool, out: Path | None) -> int:
     return EXIT_VIOLATIONS if plan.mandatory_violations() else EXIT_OK
 
 
+def docs_command(check: bool) -> int:
+    from blueprints.docs import stale_docs, write_docs
+
+    if not check:
+        for path in write_docs():
+            print(f"wrote {path}")
+        return EXIT_OK
+    stale = stale_docs()
+    for path in stale:
+        print(f"{path} is stale: run `python -m blueprints docs`", file=sys.stderr)
+    return EXIT_VIOLATIONS if stale else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from pulumi import RunError
 
@@ -84,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.verb == "list":
             return list_command()
+        if args.verb == "docs":
+            return docs_command(args.check)
         return plan_command(args.stack, args.json, args.out)
     except RunError as error:  # ConfigError and program-reported config problems
         print(str(error), file=sys.stderr)

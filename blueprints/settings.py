@@ -8,10 +8,12 @@ Both `pulumi up` and the offline plan turn config into settings through `setting
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 from collections.abc import Mapping
 from functools import cache
 from ipaddress import IPv4Network
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import pydantic
@@ -24,7 +26,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationInfo,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -77,10 +78,12 @@ Secret = Annotated[SecretStr, BeforeValidator(_require_secret)]
 
 @cache
 def aws_regions() -> frozenset[str]:
-    """Regions of the standard `aws` partition where SageMaker exists, from botocore's data."""
-    import botocore.session
-
-    return frozenset(botocore.session.get_session().get_available_regions("sagemaker", "aws"))
+    """Regions of the standard `aws` partition where SageMaker exists, from the endpoint data
+    botocore ships (read directly: creating a botocore session costs 0.1 s of every plan)."""
+    botocore_dir = importlib.util.find_spec("botocore").submodule_search_locations[0]  # type: ignore[union-attr]
+    endpoints = json.loads((Path(botocore_dir) / "data" / "endpoints.json").read_text())
+    aws = next(p for p in endpoints["partitions"] if p["partition"] == "aws")
+    return frozenset(aws["regions"]) & frozenset(aws["services"]["api.sagemaker"]["endpoints"])
 
 
 def _known_region(value: str) -> str:
@@ -89,7 +92,9 @@ def _known_region(value: str) -> str:
     return value
 
 
-Region = Annotated[str, AfterValidator(_known_region)]
+Region = Annotated[
+    str, AfterValidator(_known_region), Field(json_schema_extra={"format": "aws-region"})
+]
 TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .:/=+\-@]*$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -98,7 +103,11 @@ class Section(BaseModel):
     """A block of settings: camelCase keys in the stack file, unknown keys rejected."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        validate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -106,11 +115,15 @@ class Tags(BaseModel):
     """Tags on every taggable resource. `owner` and `cost-center` are required; other keys are
     the team's own. The kit adds `mlkit:blueprint`, `mlkit:environment`, `mlkit:component`."""
 
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, frozen=True)
     __pydantic_extra__: dict[str, TagValue]
 
+    model_config = ConfigDict(
+        extra="allow", coerce_numbers_to_str=True, frozen=True, use_attribute_docstrings=True
+    )
     owner: TagValue
+    """Team that owns the stack; alarms and costs are routed by it."""
     cost_center: TagValue = Field(alias="cost-center")
+    """Cost center the stack is billed to."""
 
     @model_validator(mode="after")
     def _no_reserved_keys(self) -> Tags:
@@ -135,10 +148,14 @@ class NetworkSettings(Section):
     """The VPC: private subnets only, no NAT gateway, no internet gateway."""
 
     cidr_block: Annotated[IPv4Network, AfterValidator(_private_cidr)] = IPv4Network("10.0.0.0/16")
+    """Private IPv4 range of the VPC (/16 to /24); each AZ gets a sixteenth of it."""
     az_count: int = Field(2, ge=2, le=6)
-    # Interface endpoints cost about $7/month per AZ each; gateway endpoints are free.
+    """Availability zones to spread private subnets over (2-6)."""
     interface_endpoints: tuple[InterfaceEndpoint, ...] = ()
+    """Private paths to AWS APIs for workloads in the VPC; each costs about $7/month per AZ
+    (S3 and DynamoDB gateway endpoints are always there, and free)."""
     flow_logs: bool = False
+    """Record all VPC traffic to an encrypted log group."""
 
     @model_validator(mode="after")
     def _unique_endpoints(self) -> NetworkSettings:
@@ -151,29 +168,43 @@ class SecuritySettings(Section):
     """The stack's KMS key and the lifecycle of its buckets."""
 
     key_deletion_window_days: int = Field(30, ge=7, le=30)
+    """Days a scheduled deletion of the stack key waits (7-30)."""
     noncurrent_version_retention_days: int = Field(30, ge=1, le=3650)
+    """Days replaced or deleted object versions are kept in the stack's buckets."""
 
 
 class ObservabilitySettings(Section):
     """Where alarms go and how long logs are kept."""
 
     log_retention_days: LogRetentionDays = 30
+    """Retention of every log group of the stack (a value CloudWatch Logs accepts)."""
     alert_emails: tuple[Email, ...] = ()
-    # e.g. a PagerDuty or Opsgenie integration URL: it carries a token, so it must be secret.
+    """Addresses subscribed to the alert topic; each confirms by email."""
     alert_https_endpoint: Secret | None = None
+    """Paging integration URL (PagerDuty, Opsgenie). It carries a token: set it with
+    `pulumi config set --secret --path mlkit:observability.alertHttpsEndpoint URL`."""
 
 
 class StackSettings(Section):
     """Everything a blueprint needs to know about one stack."""
 
     blueprint: BlueprintKey
+    """Which reference blueprint the stack deploys."""
     environment: Environment
+    """Environment profile that supplies the defaults."""
     region: Region
+    """AWS region (the provider's own `aws:region` key)."""
     tags: Tags
+    """Tags on every taggable resource."""
     durability: Durability
+    """`retain`: stateful resources protected and kept on destroy (required in prod);
+    `destroy`: `pulumi destroy` removes everything, buckets included."""
     network: NetworkSettings = NetworkSettings()
+    """The VPC."""
     security: SecuritySettings = SecuritySettings()
+    """The stack key and bucket lifecycle."""
     observability: ObservabilitySettings = ObservabilitySettings()
+    """Alerting and log retention."""
     _source: str = PrivateAttr("stack config")
 
     def config_error(self, path: str, message: str) -> ConfigError:
@@ -182,7 +213,7 @@ class StackSettings(Section):
         return ConfigError(self._source, [(f"{NAMESPACE}:{path}", message)])
 
     @model_validator(mode="after")
-    def _prod_invariants(self, info: ValidationInfo) -> StackSettings:
+    def _prod_invariants(self) -> StackSettings:
         if self.environment != "prod":
             return self
         if self.durability != "retain":

@@ -140,3 +140,13 @@ def test_provider_keys_pass_through_and_other_namespaces_are_rejected() -> None:
     with pytest.raises(ConfigError) as raised:
         settings_from_config(config, set(), "f.yaml")
     assert raised.value.problems == [("foo:bar", "unknown config key (expected 'mlkit:<name>')")]
+
+
+def test_regions_come_from_botocore_data() -> None:
+    import botocore.session
+
+    from blueprints.settings import aws_regions
+
+    session = botocore.session.get_session()
+    assert aws_regions() == frozenset(session.get_available_regions("sagemaker", "aws"))
+    assert "eu-west-1" in aws_regions()
