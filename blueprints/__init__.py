@@ -24,7 +24,10 @@ class Blueprint:
 
 
 # Imported only when asked for, so `list` and config errors stay fast.
-_MODULES = {"platform-base": "blueprints.platform_base"}
+_MODULES = {
+    "platform-base": "blueprints.platform_base",
+    "realtime-fraud": "blueprints.realtime_fraud",
+}
 
 
 def blueprint_keys() -> tuple[str, ...]:

@@ -27,6 +27,11 @@ def _type(schema: dict[str, Any]) -> str:
         return "one of " + ", ".join(f"`{v}`" for v in values)
     if schema.get("type") == "array":
         return "list of " + _type(schema.get("items", {}))
+    if schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return "map of name to " + _type(schema["additionalProperties"])
+    if schema.get("type") == "object" and "patternProperties" in schema:
+        value = next(iter(schema["patternProperties"].values()))
+        return "map of name to " + _type(value)
     if schema.get("type") == "integer" and ("minimum" in schema or "maximum" in schema):
         return f"integer {schema.get('minimum', '')}-{schema.get('maximum', '')}"
     if schema.get("format") == "aws-region":
@@ -38,6 +43,18 @@ def _type(schema: dict[str, Any]) -> str:
     return str(schema.get("type", "object"))
 
 
+def _ref(schema: dict[str, Any]) -> str:
+    """The block a field refers to (directly or as an optional section), if any."""
+    for candidate in [schema, *schema.get("anyOf", [])]:
+        if "$ref" in candidate:
+            return str(candidate["$ref"]).rsplit("/", 1)[-1]
+    return ""
+
+
+def _text(schema: dict[str, Any]) -> str:
+    return " ".join(schema.get("description", "").split()).replace("|", "\\|")
+
+
 def _value(value: Any) -> str:
     if value is None:
         return "-"
@@ -45,6 +62,8 @@ def _value(value: Any) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, list):
         return ", ".join(f"`{item}`" for item in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"`{k}: {v}`" for k, v in value.items()) if value else "none"
     return f"`{value}`"
 
 
@@ -79,29 +98,39 @@ def render_configuration() -> str:
 
     def row(key: str, field: dict[str, Any], section: str | None, name: str) -> None:
         defaults = [_default(env, section, name, field) for env in environments]
-        description = " ".join(field.get("description", "").split()).replace("|", "\\|")
-        lines.append(f"| `{key}` | {_type(field)} | {' | '.join(defaults)} | {description} |")
+        lines.append(f"| `{key}` | {_type(field)} | {' | '.join(defaults)} | {_text(field)} |")
 
-    for name, field in schema["properties"].items():
-        key = REGION_KEY if name == "region" else f"{NAMESPACE}:{name}"
-        ref = field.get("$ref", "").rsplit("/", 1)[-1]
-        if not ref:
-            row(key, field, None, name)
-            continue
-        block = definitions[ref]
+    def section(key: str, block: dict[str, Any], profile_key: str) -> None:
         required = set(block.get("required", []))
         for sub_name, sub_field in block["properties"].items():
             if sub_name in required:
                 sub_field = {k: v for k, v in sub_field.items() if k != "default"}
-            row(f"{key}.{sub_name}", sub_field, name, sub_name)
+            items_ref = _ref(sub_field.get("items", {}))
+            if items_ref:  # a list of blocks, e.g. featureGroups: one row per key of an item
+                lines.append(f"| `{key}.{sub_name}` | list | | | | {_text(sub_field)} |")
+                item = definitions[items_ref]
+                item_required = set(item.get("required", []))
+                for item_name, item_field in item["properties"].items():
+                    kind = _type(item_field)
+                    if item_name not in item_required and not kind.endswith("(optional)"):
+                        kind += " (optional)"
+                    lines.append(
+                        f"| `{key}.{sub_name}[].{item_name}` | {kind} | | | | {_text(item_field)} |"
+                    )
+                continue
+            row(f"{key}.{sub_name}", sub_field, profile_key, sub_name)
         if isinstance(block.get("additionalProperties"), dict):
             extra = block["additionalProperties"] | {"default": None}
-            row(
-                f"{key}.<any>",
-                extra | {"description": "Further tags of the team's own."},
-                name,
-                "<any>",
-            )
+            extra |= {"description": "Further tags of the team's own."}
+            row(f"{key}.<any>", extra, profile_key, "<any>")
+
+    for name, field in schema["properties"].items():
+        key = REGION_KEY if name == "region" else f"{NAMESPACE}:{name}"
+        ref = _ref(field)
+        if ref:
+            section(key, definitions[ref], name)
+        else:
+            row(key, field, None, name)
     return "\n".join(lines) + "\n"
 
 

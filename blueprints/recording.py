@@ -78,11 +78,39 @@ def _plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, Mapping) and rpc._special_sig_key in value:
         return SECRET_PLACEHOLDER
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        return {type(value).__name__[0].lower() + type(value).__name__[1:]: value.path}
+    if isinstance(value, pulumi.StringAsset):
+        return {"stringAsset": value.text}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assetArchive": _plain(value.assets)}
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in sorted(value.items())}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+# The real shape of ARNs the program reads (policies are checked against them).
+ARN_FORMATS = {
+    "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
+    "aws:dynamodb/table:Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
+    "aws:kinesis/stream:Stream": "arn:aws:kinesis:{region}:{account}:stream/{name}",
+    "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{id}",
+    "aws:lambda/function:Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:sagemaker/featureGroup:FeatureGroup": (
+        "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"
+    ),
+    "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "aws:sqs/queue:Queue": "arn:aws:sqs:{region}:{account}:{name}",
+}
+# Resources whose physical name is not in a `name` input.
+NAME_INPUTS = {
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:sagemaker/featureGroup:FeatureGroup": "featureGroupName",
+}
 
 
 def _short_hash(*parts: str) -> str:
@@ -113,28 +141,22 @@ class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.local.inputs = args.inputs
         state = dict(args.inputs)
+        name = str(state.get(NAME_INPUTS.get(args.typ, "name")) or args.name)
+        state.setdefault(NAME_INPUTS.get(args.typ, "name"), name)
         resource_id = f"{args.name}-id"
-        service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
-        arn_prefix = f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}"
-        state.setdefault("arn", f"{arn_prefix}:{args.name}")
-        if args.typ == "aws:s3/bucket:Bucket":
-            resource_id = state.setdefault("bucket", args.name)
-            state["arn"] = f"arn:aws:s3:::{resource_id}"
-        elif args.typ == "aws:kms/key:Key":
+        if args.typ == "aws:kms/key:Key":
             resource_id = state["keyId"] = _short_hash(args.name)
-            state["arn"] = f"{arn_prefix}:key/{resource_id}"
-        elif args.typ == "aws:iam/role:Role":
-            state.setdefault("name", args.name)
-            state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{state['name']}"
-        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
-            state.setdefault("name", args.name)
-            state["arn"] = f"arn:aws:logs:{self.region}:{MOCK_ACCOUNT_ID}:log-group:{state['name']}"
-        elif args.typ == "aws:sns/topic:Topic":
-            state.setdefault("name", args.name)
-            state["arn"] = f"{arn_prefix}:{state['name']}"
+        elif args.typ == "aws:s3/bucket:Bucket":
+            resource_id = name
+        elif args.typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT_ID}/{name}"
         elif args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             state["prefixListId"] = f"pl-{_short_hash(args.name)}"
-        state.setdefault("name", args.name)
+        service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
+        arn = ARN_FORMATS.get(args.typ, "arn:aws:{service}:{region}:{account}:{name}")
+        state["arn"] = arn.format(
+            service=service, region=self.region, account=MOCK_ACCOUNT_ID, name=name, id=resource_id
+        )
         return resource_id, state
 
 

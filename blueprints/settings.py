@@ -36,7 +36,7 @@ REGION_KEY = "aws:region"
 PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
 
 Environment = Literal["dev", "staging", "prod"]
-BlueprintKey = Literal["platform-base"]
+BlueprintKey = Literal["platform-base", "realtime-fraud"]
 Durability = Literal["retain", "destroy"]
 InterfaceEndpoint = Literal[
     "sagemaker.api", "sagemaker.runtime", "sts", "logs", "ecr.api", "ecr.dkr", "kinesis-streams"
@@ -185,6 +185,201 @@ class ObservabilitySettings(Section):
     `pulumi config set --secret --path mlkit:observability.alertHttpsEndpoint URL`."""
 
 
+FeatureType = Literal["string", "integral", "fractional"]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+# A SageMaker schedule expression, e.g. cron(0 * ? * * *) for hourly.
+Cron = Annotated[str, Field(pattern=r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")]
+ModelPackageArn = Annotated[
+    str, Field(pattern=r"^arn:aws:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w-]+/\d+$")
+]
+
+
+class FeatureGroupSettings(Section):
+    """One feature group: the single definition training and serving both read."""
+
+    name: Identifier
+    """Group name (snake_case); the deployed group is `<stack>-<name>` with dashes."""
+    description: str = ""
+    """What the group holds."""
+    owner: TagValue
+    """Team that owns the features (registry and alert routing)."""
+    record_identifier: Identifier
+    """Feature that identifies a record (e.g. `card_id`)."""
+    event_time: Identifier
+    """Feature with the record's event time (ISO-8601 string or epoch seconds)."""
+    online: bool = True
+    """Served at low latency to inference (KMS-encrypted online store)."""
+    offline: bool = True
+    """Kept for training in the offline store (Iceberg on the secure bucket, Glue catalog)."""
+    ttl_days: int | None = Field(None, ge=1, le=3650)
+    """Online records expire after this many days; none keeps them."""
+    features: dict[Identifier, FeatureType]
+    """Feature name -> type (`string`, `integral`, `fractional`)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureGroupSettings:
+        for role in ("record_identifier", "event_time"):
+            if getattr(self, role) not in self.features:
+                raise ValueError(f"{to_camel(role)} '{getattr(self, role)}' is not in features")
+        if self.features[self.event_time] == "integral":
+            raise ValueError("eventTime must be a string or fractional feature")
+        if not (self.online or self.offline):
+            raise ValueError("a feature group needs an online or an offline store")
+        if self.ttl_days is not None and not self.online:
+            raise ValueError("ttlDays applies to the online store only")
+        return self
+
+
+class FeatureStoreSettings(Section):
+    """Feature groups and the backend that serves them."""
+
+    backend: Literal["sagemaker"] = "sagemaker"
+    """Feature store implementation."""
+    feature_groups: tuple[FeatureGroupSettings, ...] = Field(min_length=1)
+    """The feature groups."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> FeatureStoreSettings:
+        names = [group.name for group in self.feature_groups]
+        if len(set(names)) != len(names):
+            raise ValueError("featureGroups: two groups share a name")
+        return self
+
+    def group(self, name: str) -> FeatureGroupSettings | None:
+        return next((g for g in self.feature_groups if g.name == name), None)
+
+
+class StreamingSettings(Section):
+    """Kinesis ingestion and the Lambda that aggregates per-card features."""
+
+    capacity_mode: Literal["on-demand", "provisioned"] = "provisioned"
+    """`provisioned` with one shard is the cheapest for low traffic (~$11/month);
+    `on-demand` scales by itself (~$29/month fixed per stream)."""
+    shard_count: int = Field(1, ge=1, le=500)
+    """Shards in provisioned mode (1 MB/s or 1,000 records/s in each)."""
+    retention_hours: int = Field(24, ge=24, le=8760)
+    """How long records stay replayable."""
+    aggregate_group: Identifier = "card_aggregates"
+    """Online feature group the aggregator writes (needs `txn_count_<w>`, `txn_amount_<w>`)."""
+    windows: dict[Annotated[str, Field(pattern=r"^\d+[mhd]$")], int] = {
+        "10m": 600, "1h": 3600, "24h": 86400,
+    }  # fmt: skip
+    """Rolling windows, label -> seconds."""
+    batch_size: int = Field(100, ge=1, le=10000)
+    """Records per aggregator invocation."""
+    max_retries: int = Field(3, ge=0, le=10000)
+    """Retries of a failing batch before it is recorded in the dead-letter queue."""
+
+
+class ModelSettings(Section):
+    """The model's input schema: which features, in which order. Training builds its data
+    set with it and the scoring API enforces it, so they cannot drift apart."""
+
+    label: Identifier = "is_fraud"
+    """Ground-truth column joined to transactions for training."""
+    features: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")], ...] = (
+        Field(min_length=1)
+    )
+    """`group.feature` references, in the model's order."""
+
+
+class TrainingSettings(Section):
+    """The training pipeline and its evaluation gate."""
+
+    backend: Literal["sagemaker"] = "sagemaker"
+    """Training implementation."""
+    auc_threshold: float = Field(0.85, gt=0.5, le=1.0)
+    """A model registers only if its validation AUC reaches this."""
+    training_instance_type: InstanceType = "ml.m5.xlarge"
+    """Instance type of the training job."""
+    processing_instance_type: InstanceType = "ml.m5.large"
+    """Instance type of data preparation and evaluation jobs."""
+    training_window_days: int = Field(90, ge=1, le=3650)
+    """Days of labelled transactions in a training set."""
+
+
+class MetadataSettings(Section):
+    """Model registry and experiment tracking."""
+
+    backend: Literal["sagemaker"] = "sagemaker"
+    """Registry implementation."""
+    mlflow: Literal["none", "serverless", "small", "medium", "large"] = "serverless"
+    """Experiment tracking: no server, the pay-per-use MLflow app, or a tracking server."""
+
+
+class ServingSettings(Section):
+    """The real-time endpoint and the scoring API in front of it."""
+
+    backend: Literal["sagemaker"] = "sagemaker"
+    """Serving implementation."""
+    model_package_arn: ModelPackageArn | None = None
+    """Approved model package to serve; none deploys everything but the endpoint."""
+    shadow_model_package_arn: ModelPackageArn | None = None
+    """Challenger that receives a copy of the traffic; its answers are only logged."""
+    mode: Literal["serverless", "instances"] = "serverless"
+    """`serverless` scales to zero (no data capture, no canary); `instances` for production."""
+    instance_type: InstanceType = "ml.c5.xlarge"
+    """Instance type in `instances` mode."""
+    min_instances: int = Field(1, ge=1, le=100)
+    """Instances always running (and the autoscaling floor)."""
+    max_instances: int = Field(4, ge=1, le=100)
+    """Autoscaling ceiling."""
+    target_invocations_per_instance: int = Field(600, ge=1)
+    """Autoscaling target, invocations per instance per minute."""
+    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    """Memory of a serverless endpoint."""
+    serverless_max_concurrency: int = Field(5, ge=1, le=200)
+    """Concurrent invocations of a serverless endpoint."""
+    data_capture_percent: int = Field(0, ge=0, le=100)
+    """Share of requests and responses captured for monitoring (instances mode only)."""
+    canary_percent: int = Field(10, ge=1, le=50)
+    """Traffic shifted to a new model first in blue/green deployments."""
+    canary_wait_minutes: int = Field(10, ge=1, le=60)
+    """Minutes the canary bakes before the rest of the traffic shifts."""
+    api_auth: Literal["iam", "jwt"] = "iam"
+    """Scoring API authorization: SigV4-signed callers, or a JWT from an identity provider."""
+    jwt_issuer: str | None = None
+    """Issuer URL, required with `apiAuth: jwt`."""
+    jwt_audience: tuple[str, ...] = ()
+    """Accepted audiences, required with `apiAuth: jwt`."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServingSettings:
+        if self.max_instances < self.min_instances:
+            raise ValueError("maxInstances is below minInstances")
+        if self.mode == "serverless" and self.data_capture_percent:
+            raise ValueError("dataCapturePercent: serverless endpoints cannot capture data")
+        if self.mode == "serverless" and self.shadow_model_package_arn:
+            raise ValueError("shadowModelPackageArn: needs mode 'instances'")
+        if self.api_auth == "jwt" and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("apiAuth jwt needs jwtIssuer and jwtAudience")
+        if self.shadow_model_package_arn and not self.model_package_arn:
+            raise ValueError("shadowModelPackageArn: needs a modelPackageArn to shadow")
+        return self
+
+
+class MonitoringSettings(Section):
+    """Drift and quality monitoring, alarms, and the retraining trigger."""
+
+    backend: Literal["sagemaker"] = "sagemaker"
+    """Monitoring implementation."""
+    data_quality_schedule: Cron = "cron(0 * ? * * *)"
+    """When captured inputs are compared with the training baseline."""
+    model_quality_schedule: Cron = "cron(0 0 ? * * *)"
+    """When predictions are compared with delayed ground-truth labels."""
+    latency_p99_ms: int = Field(100, ge=1)
+    """Alarm when p99 model latency exceeds this."""
+    max_5xx_per_5_minutes: int = Field(5, ge=1)
+    """Alarm when the endpoint returns more 5xx errors than this in 5 minutes."""
+    max_iterator_age_seconds: int = Field(60, ge=1)
+    """Alarm when the aggregator falls this far behind the stream."""
+    retrain_on_drift: bool = True
+    """A drift alarm starts the training pipeline (still behind the evaluation gate)."""
+    retrain_min_interval_hours: float = Field(24, gt=0)
+    """Minimum time between two retraining runs started by alarms."""
+
+
 class StackSettings(Section):
     """Everything a blueprint needs to know about one stack."""
 
@@ -205,12 +400,67 @@ class StackSettings(Section):
     """The stack key and bucket lifecycle."""
     observability: ObservabilitySettings = ObservabilitySettings()
     """Alerting and log retention."""
+    feature_store: FeatureStoreSettings | None = None
+    """Feature groups (realtime-fraud)."""
+    streaming: StreamingSettings | None = None
+    """Stream ingestion and aggregation (realtime-fraud)."""
+    model: ModelSettings | None = None
+    """The model's input schema (realtime-fraud)."""
+    training: TrainingSettings | None = None
+    """Training pipeline (realtime-fraud)."""
+    metadata: MetadataSettings | None = None
+    """Registry and experiment tracking (realtime-fraud)."""
+    serving: ServingSettings | None = None
+    """Endpoint and scoring API (realtime-fraud)."""
+    monitoring: MonitoringSettings | None = None
+    """Monitoring, alarms and retraining (realtime-fraud)."""
     _source: str = PrivateAttr("stack config")
 
     def config_error(self, path: str, message: str) -> ConfigError:
         """An error about a setting that is valid on its own but not in this account or
         region (found while building), naming the stack file like validation errors do."""
         return ConfigError(self._source, [(f"{NAMESPACE}:{path}", message)])
+
+    @model_validator(mode="after")
+    def _sections_of_the_blueprint(self) -> StackSettings:
+        needed = BLUEPRINT_SECTIONS[self.blueprint]
+        for field_name in OPTIONAL_SECTIONS:
+            present = getattr(self, field_name) is not None
+            key = to_camel(field_name)
+            if field_name in needed and not present:
+                raise ValueError(f"{key}: required by blueprint {self.blueprint}")
+            if present and field_name not in needed:
+                raise ValueError(f"{key}: not used by blueprint {self.blueprint}")
+        return self
+
+    @model_validator(mode="after")
+    def _references(self) -> StackSettings:
+        if self.feature_store is None:
+            return self
+        store = self.feature_store
+        if self.model is not None:
+            for reference in self.model.features:
+                group_name, _, feature = reference.partition(".")
+                group = store.group(group_name)
+                if group is None or feature not in group.features:
+                    raise ValueError(f"model: feature '{reference}' is not in featureStore")
+                if group.features[feature] == "string":
+                    raise ValueError(
+                        f"model: feature '{reference}' is a string; the model takes numbers"
+                        " (encode it as a feature first)"
+                    )
+        if self.streaming is not None:
+            group = store.group(self.streaming.aggregate_group)
+            if group is None or not group.online:
+                raise ValueError(
+                    f"streaming: aggregateGroup '{self.streaming.aggregate_group}' must be an"
+                    " online feature group"
+                )
+            for label in self.streaming.windows:
+                for feature in (f"txn_count_{label}", f"txn_amount_{label}"):
+                    if feature not in group.features:
+                        raise ValueError(f"streaming: '{group.name}' lacks feature '{feature}'")
+        return self
 
     @model_validator(mode="after")
     def _prod_invariants(self) -> StackSettings:
@@ -224,6 +474,13 @@ class StackSettings(Section):
                 "observability: prod stacks need alertEmails or alertHttpsEndpoint,"
                 " or alarms reach nobody"
             )
+        serving = self.serving
+        if serving is not None and (serving.mode != "instances" or serving.min_instances < 2):
+            raise ValueError(
+                "serving: prod endpoints need mode 'instances' and minInstances >= 2 (one per AZ)"
+            )
+        if serving is not None and not serving.data_capture_percent:
+            raise ValueError("serving: prod endpoints need dataCapturePercent > 0 for monitoring")
         return self
 
     def stack_tags(self) -> dict[str, str]:
@@ -234,13 +491,30 @@ class StackSettings(Section):
         }
 
 
-# Defaults per environment, in stack-file form; the stack file is merged over them.
+# Sections beyond the platform base, and the blueprints that use them.
+OPTIONAL_SECTIONS = (
+    "feature_store", "streaming", "model", "training", "metadata", "serving", "monitoring",
+)  # fmt: skip
+BLUEPRINT_SECTIONS: dict[str, frozenset[str]] = {
+    "platform-base": frozenset(),
+    "realtime-fraud": frozenset({"feature_store", "streaming", "model"}),
+}
+
+# Defaults per environment, in stack-file form; the stack file is merged over them. Sections
+# a blueprint does not use are left out of its merge.
 PROFILES: dict[str, dict[str, Any]] = {
     "dev": {
         "durability": "destroy",
         "network": {"azCount": 2, "interfaceEndpoints": [], "flowLogs": False},
         "security": {"keyDeletionWindowDays": 7, "noncurrentVersionRetentionDays": 7},
         "observability": {"logRetentionDays": 14},
+        "featureStore": {},
+        "streaming": {"capacityMode": "provisioned", "shardCount": 1, "retentionHours": 24},
+        "model": {},
+        "training": {"trainingInstanceType": "ml.m5.large"},
+        "metadata": {"mlflow": "serverless"},
+        "serving": {"mode": "serverless", "dataCapturePercent": 0},
+        "monitoring": {"retrainMinIntervalHours": 24},
     },
     "staging": {
         "durability": "destroy",
@@ -251,6 +525,16 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "security": {"keyDeletionWindowDays": 14, "noncurrentVersionRetentionDays": 30},
         "observability": {"logRetentionDays": 30},
+        "featureStore": {},
+        "streaming": {"capacityMode": "provisioned", "shardCount": 1, "retentionHours": 48},
+        "model": {},
+        "training": {"trainingInstanceType": "ml.m5.xlarge"},
+        "metadata": {"mlflow": "serverless"},
+        "serving": {
+            "mode": "instances", "instanceType": "ml.m5.large", "minInstances": 1,
+            "maxInstances": 2, "dataCapturePercent": 100,
+        },
+        "monitoring": {"retrainMinIntervalHours": 24},
     },
     "prod": {
         "durability": "retain",
@@ -263,6 +547,16 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "security": {"keyDeletionWindowDays": 30, "noncurrentVersionRetentionDays": 90},
         "observability": {"logRetentionDays": 365},
+        "featureStore": {},
+        "streaming": {"capacityMode": "on-demand", "retentionHours": 168},
+        "model": {},
+        "training": {"trainingInstanceType": "ml.m5.xlarge"},
+        "metadata": {"mlflow": "medium"},
+        "serving": {
+            "mode": "instances", "instanceType": "ml.c5.xlarge", "minInstances": 2,
+            "maxInstances": 6, "dataCapturePercent": 20,
+        },
+        "monitoring": {"retrainMinIntervalHours": 24},
     },
 }  # fmt: skip
 
@@ -358,8 +652,13 @@ def settings_from_config(
         allowed = ", ".join(f"'{name}'" for name in PROFILES)
         found = "required" if environment is None else f"'{environment}' is not one of {allowed}"
         raise ConfigError(source, [(f"{NAMESPACE}:environment", found)])
+    blueprint = values.get("blueprint")
+    unused = {to_camel(name) for name in OPTIONAL_SECTIONS} - {
+        to_camel(name) for name in BLUEPRINT_SECTIONS.get(str(blueprint), ())
+    }
+    profile = {key: value for key, value in PROFILES[environment].items() if key not in unused}
     try:
-        settings = StackSettings.model_validate(deep_merge(PROFILES[environment], values))
+        settings = StackSettings.model_validate(deep_merge(profile, values))
     except pydantic.ValidationError as error:
         raise ConfigError(source, _problems(error)) from None
     settings._source = source

@@ -13,9 +13,13 @@ from blueprints.recording import RecordedResource
 REQUIRED_TAGS = {"owner", "cost-center", "mlkit:blueprint", "mlkit:environment", "mlkit:component"}
 # Resources holding data or keys: what prod must protect and retain.
 STATEFUL_TYPES = {
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:dynamodb/table:Table",
+    "aws:glue/catalogDatabase:CatalogDatabase",
+    "aws:kinesis/stream:Stream",
     "aws:kms/key:Key",
     "aws:s3/bucket:Bucket",
-    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:sagemaker/featureGroup:FeatureGroup",
 }
 
 
@@ -23,7 +27,9 @@ STATEFUL_TYPES = {
 def accepts_tags(type_token: str) -> bool:
     """Whether the pulumi-aws resource class behind `aws:<module>/<x>:<Class>` takes tags."""
     module, cls = type_token.split(":")[1].split("/")[0], type_token.split(":")[2]
-    resource_class = getattr(getattr(pulumi_aws, module), cls)
+    # Python keywords get a trailing underscore (aws:lambda -> pulumi_aws.lambda_).
+    package = getattr(pulumi_aws, module, None) or getattr(pulumi_aws, f"{module}_")
+    resource_class = getattr(package, cls)
     return "tags" in inspect.signature(resource_class._internal_init).parameters
 
 

@@ -1,0 +1,1 @@
+"""Runtime code the blueprints deploy (Lambda handlers, pipeline scripts)."""

@@ -1,0 +1,1 @@
+"""Retraining guard: a drift alarm starts the training pipeline, at most once per interval."""

@@ -1,0 +1,1 @@
+"""Scoring API Lambda of the real-time fraud blueprint (deployed from this directory)."""

@@ -1,0 +1,248 @@
+"""Feature store: feature groups served the same way to training (offline) and inference
+(online), from one definition, with a registry of owners and consumers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import Durability, resource_tags
+from modules.security import SecureBucket, SecureBucketArgs
+from modules.security.iam import allow, service_role
+
+# Settings' feature types -> SageMaker Feature Store's.
+SAGEMAKER_TYPES = {"string": "String", "integral": "Integral", "fractional": "Fractional"}
+KMS_DATA_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+
+
+@dataclass(frozen=True)
+class FeatureGroupSpec:
+    """One feature group, as declared in the stack's settings."""
+
+    name: str
+    """Logical name (snake_case), e.g. `card_aggregates`."""
+    record_identifier: str
+    """Feature identifying a record."""
+    event_time: str
+    """Feature holding the record's event time."""
+    features: Mapping[str, str]
+    """Feature name -> `string` | `integral` | `fractional`, in declaration order."""
+    owner: str
+    """Team owning the group."""
+    description: str = ""
+    """What the group holds."""
+    online: bool = True
+    """KMS-encrypted online store for low-latency reads."""
+    offline: bool = True
+    """Iceberg offline store for training."""
+    ttl_days: int | None = None
+    """Online record expiry."""
+
+
+@dataclass
+class FeatureStoreArgs:
+    groups: Sequence[FeatureGroupSpec]
+    """Feature groups to create."""
+    account_id: pulumi.Input[str]
+    """Account of the stack (roles trust only it)."""
+    region: str
+    """Region of the stack."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for the online store, the offline bucket and the catalog tables' data."""
+    durability: Durability
+    """Durability of the groups and the offline bucket."""
+    noncurrent_version_retention_days: int = 30
+    """Lifecycle of the offline bucket's replaced objects."""
+    consumers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Group -> models that read it, for the registry (a change shows whom it affects)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags."""
+
+
+def deployed_group_name(prefix: str, group: str) -> str:
+    """`fraud-dev` + `card_aggregates` -> `fraud-dev-card-aggregates` (SageMaker allows no `_`)."""
+    return f"{prefix}-{group.replace('_', '-')}"
+
+
+class FeatureStore(pulumi.ComponentResource):
+    """SageMaker feature groups with KMS-encrypted online stores and Iceberg offline stores on a
+    secure bucket, catalogued in a Glue database, written through a role scoped to that bucket,
+    key and database; and a feature registry (groups, features, owners, consumers) published
+    as `registry/feature-registry.json` in the offline bucket and as an output."""
+
+    group_names: dict[str, pulumi.Output[str]]
+    group_arns: dict[str, pulumi.Output[str]]
+    offline_bucket_name: pulumi.Output[str]
+    offline_s3_uri: pulumi.Output[str]
+    catalog_database: pulumi.Output[str]
+    registry: dict[str, Any]
+
+    def __init__(
+        self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:feature_store:FeatureStore", name, None, opts)
+        _check_groups(args.groups, args.consumers)
+        tags = dict(args.tags) | {"mlkit:component": "feature_store"}
+        child = pulumi.ResourceOptions(parent=self)
+
+        offline = SecureBucket(
+            f"{name}-offline",
+            SecureBucketArgs(
+                kms_key_arn=args.kms_key_arn,
+                durability=args.durability,
+                noncurrent_version_retention_days=args.noncurrent_version_retention_days,
+                component="feature_store",
+                tags=args.tags,
+            ),
+            opts=child,
+        )
+        offline_uri = pulumi.Output.concat("s3://", offline.bucket_name, "/offline-store")
+        database = aws.glue.CatalogDatabase(
+            f"{name}-catalog",
+            name=f"{name.replace('-', '_')}_catalog",
+            description=f"mlkit offline feature store of {name}",
+            tags=resource_tags(f"{name}-catalog", tags),
+            opts=args.durability.options(self),
+        )
+        catalog_arn = pulumi.Output.concat(
+            "arn:aws:glue:", args.region, ":", args.account_id, ":catalog"
+        )
+        database_arn = pulumi.Output.concat(
+            "arn:aws:glue:", args.region, ":", args.account_id, ":database/", database.name
+        )
+        tables_arn = pulumi.Output.concat(
+            "arn:aws:glue:", args.region, ":", args.account_id, ":table/", database.name, "/*"
+        )
+        role = service_role(
+            f"{name}-offline-role",
+            service="sagemaker.amazonaws.com",
+            account_id=args.account_id,
+            statements=[
+                allow(
+                    ["s3:GetBucketAcl", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
+                    [offline.bucket_arn, pulumi.Output.concat(offline.bucket_arn, "/*")],
+                    sid="OfflineStoreData",
+                ),
+                allow(KMS_DATA_ACTIONS, [args.kms_key_arn], sid="StackKey"),
+                allow(
+                    ["glue:CreateTable", "glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"],
+                    [catalog_arn, database_arn, tables_arn],
+                    sid="OfflineStoreCatalog",
+                ),
+            ],
+            tags=tags,
+            parent=self,
+        )
+
+        self.group_names, self.group_arns = {}, {}
+        for spec in args.groups:
+            group_name = deployed_group_name(name, spec.name)
+            online_store: dict[str, Any] | None = None
+            if spec.online:
+                online_store = {
+                    "enable_online_store": True,
+                    "security_config": {"kms_key_id": args.kms_key_arn},
+                }
+                if spec.ttl_days:
+                    online_store["ttl_duration"] = {"unit": "Days", "value": spec.ttl_days}
+            offline_store: dict[str, Any] | None = None
+            if spec.offline:
+                offline_store = {
+                    "s3_storage_config": {"s3_uri": offline_uri, "kms_key_id": args.kms_key_arn},
+                    "data_catalog_config": {
+                        "catalog": "AwsDataCatalog",
+                        "database": database.name,
+                        "table_name": group_name.replace("-", "_"),
+                    },
+                    "table_format": "Iceberg",
+                }
+            group = aws.sagemaker.FeatureGroup(
+                f"{name}-{spec.name.replace('_', '-')}",
+                feature_group_name=group_name,
+                description=spec.description or None,
+                record_identifier_feature_name=spec.record_identifier,
+                event_time_feature_name=spec.event_time,
+                feature_definitions=[
+                    {"feature_name": feature, "feature_type": SAGEMAKER_TYPES[kind]}
+                    for feature, kind in spec.features.items()
+                ],
+                online_store_config=online_store,
+                offline_store_config=offline_store,
+                role_arn=role.arn,
+                tags=resource_tags(group_name, tags, {"mlkit:feature-owner": spec.owner}),
+                opts=pulumi.ResourceOptions.merge(
+                    args.durability.options(self), pulumi.ResourceOptions(depends_on=[role])
+                ),
+            )
+            self.group_names[spec.name] = group.feature_group_name
+            self.group_arns[spec.name] = group.arn
+
+        self.registry = feature_registry(name, args.groups, args.consumers)
+        aws.s3.BucketObjectv2(
+            f"{name}-registry",
+            bucket=offline.bucket_name,
+            key="registry/feature-registry.json",
+            content=pulumi.Output.json_dumps(self.registry),
+            content_type="application/json",
+            server_side_encryption="aws:kms",
+            kms_key_id=args.kms_key_arn,
+            tags=resource_tags(f"{name}-registry", tags),
+            opts=child,
+        )
+        self.offline_bucket_name = offline.bucket_name
+        self.offline_s3_uri = offline_uri
+        self.catalog_database = database.name
+        self.register_outputs(
+            {
+                "group_names": self.group_names,
+                "group_arns": self.group_arns,
+                "offline_bucket_name": self.offline_bucket_name,
+                "offline_s3_uri": self.offline_s3_uri,
+                "catalog_database": self.catalog_database,
+                "registry": self.registry,
+            }
+        )
+
+
+def _check_groups(groups: Sequence[FeatureGroupSpec], consumers: Mapping[str, Any]) -> None:
+    names = [group.name for group in groups]
+    if not names or len(set(names)) != len(names):
+        raise ValueError("feature groups must be non-empty and uniquely named")
+    unknown = sorted(set(consumers) - set(names))
+    if unknown:
+        raise ValueError(f"consumers name unknown feature groups {unknown}")
+    for group in groups:
+        if group.record_identifier not in group.features or group.event_time not in group.features:
+            raise ValueError(f"{group.name}: record identifier and event time must be features")
+        bad = sorted({kind for kind in group.features.values()} - set(SAGEMAKER_TYPES))
+        if bad:
+            raise ValueError(f"{group.name}: unknown feature types {bad}")
+
+
+def feature_registry(
+    prefix: str, groups: Sequence[FeatureGroupSpec], consumers: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """Which groups exist, who owns them, which features they hold and which models consume
+    them: the document a feature change is checked against."""
+    return {
+        "featureGroups": [
+            {
+                "name": group.name,
+                "deployedName": deployed_group_name(prefix, group.name),
+                "owner": group.owner,
+                "description": group.description,
+                "recordIdentifier": group.record_identifier,
+                "eventTime": group.event_time,
+                "stores": [
+                    s for s, on in (("online", group.online), ("offline", group.offline)) if on
+                ],
+                "features": [{"name": n, "type": t} for n, t in group.features.items()],
+                "consumers": sorted(consumers.get(group.name, [])),
+            }
+            for group in groups
+        ]
+    }

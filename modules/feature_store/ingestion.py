@@ -1,0 +1,202 @@
+"""Streaming ingestion: a Kinesis stream aggregated by a Lambda into the online store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import Durability, resource_tags
+from modules.observability import encrypted_log_group
+from modules.security.iam import allow, service_role
+
+AGGREGATOR_CODE = "functions/aggregator"
+LAMBDA_RUNTIME = "python3.12"
+STREAM_READ_ACTIONS = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:SubscribeToShard",
+]
+STATE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to inspect and replay
+
+
+@dataclass
+class StreamingIngestionArgs:
+    account_id: pulumi.Input[str]
+    """Account of the stack."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for the stream, state table, dead-letter queue, logs and Lambda environment."""
+    aggregate_group_name: pulumi.Input[str]
+    """Deployed online feature group receiving the per-card aggregates."""
+    aggregate_group_arn: pulumi.Input[str]
+    """Its ARN."""
+    transactions_group_name: pulumi.Input[str]
+    """Deployed offline feature group receiving each raw transaction."""
+    transactions_group_arn: pulumi.Input[str]
+    """Its ARN."""
+    windows: Mapping[str, int]
+    """Rolling windows, label -> seconds (the aggregate group has a count and a sum for each)."""
+    durability: Durability
+    """Durability of the state table and log group."""
+    log_retention_days: int
+    """Retention of the aggregator's logs."""
+    on_demand: bool = False
+    """On-demand stream capacity; otherwise `shard_count` provisioned shards."""
+    shard_count: int = 1
+    """Provisioned shards."""
+    retention_hours: int = 24
+    """Replay window of the stream."""
+    batch_size: int = 100
+    """Records per aggregator invocation."""
+    max_retries: int = 3
+    """Retries of a failing batch before the dead-letter queue records it."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags."""
+
+
+class StreamingIngestion(pulumi.ComponentResource):
+    """A KMS-encrypted Kinesis stream read by the aggregator Lambda (`functions/aggregator`),
+    which keeps per-card windows in a DynamoDB table and writes rolling counts and sums to the
+    online feature group and each transaction to the offline one. Malformed records and
+    batches that exhaust their retries go to an encrypted dead-letter queue: nothing is
+    dropped silently."""
+
+    stream_name: pulumi.Output[str]
+    stream_arn: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+    dead_letter_queue_url: pulumi.Output[str]
+    dead_letter_queue_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: StreamingIngestionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:feature_store:StreamingIngestion", name, None, opts)
+        if not args.windows or any(seconds <= 0 for seconds in args.windows.values()):
+            raise ValueError("windows must be non-empty with positive durations")
+        if args.on_demand and args.shard_count != 1:
+            raise ValueError("shard_count applies to provisioned streams only")
+        tags = dict(args.tags) | {"mlkit:component": "feature_store"}
+        child = pulumi.ResourceOptions(parent=self)
+
+        stream = aws.kinesis.Stream(
+            f"{name}-stream",
+            name=f"{name}-transactions",
+            encryption_type="KMS",
+            kms_key_id=args.kms_key_arn,
+            retention_period=args.retention_hours,
+            stream_mode_details={"stream_mode": "ON_DEMAND" if args.on_demand else "PROVISIONED"},
+            shard_count=None if args.on_demand else args.shard_count,
+            tags=resource_tags(f"{name}-stream", tags),
+            # Records not yet aggregated live only here: keep them like the other state.
+            opts=args.durability.options(self),
+        )
+        durability = args.durability
+        state = aws.dynamodb.Table(
+            f"{name}-state",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="card_id",
+            range_key="sk",
+            attributes=[{"name": "card_id", "type": "S"}, {"name": "sk", "type": "S"}],
+            ttl={"attribute_name": "expires_at", "enabled": True},
+            server_side_encryption={"enabled": True, "kms_key_arn": args.kms_key_arn},
+            point_in_time_recovery={"enabled": durability.deletion_protection},
+            deletion_protection_enabled=durability.deletion_protection,
+            tags=resource_tags(f"{name}-state", tags),
+            opts=durability.options(self),
+        )
+        dead_letters = aws.sqs.Queue(
+            f"{name}-dead-letters",
+            kms_master_key_id=args.kms_key_arn,
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+            tags=resource_tags(f"{name}-dead-letters", tags),
+            opts=child,
+        )
+        function_name = f"{name}-aggregator"
+        log_group = encrypted_log_group(
+            f"{name}-aggregator-logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.kms_key_arn,
+            durability=durability,
+            tags=tags,
+            parent=self,
+        )
+        role = service_role(
+            f"{name}-aggregator-role",
+            service="lambda.amazonaws.com",
+            account_id=args.account_id,
+            statements=[
+                allow(STREAM_READ_ACTIONS, [stream.arn], sid="ReadStream"),
+                allow(["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="StackKey"),
+                allow(STATE_ACTIONS, [state.arn], sid="WindowState"),
+                allow(
+                    ["sagemaker:PutRecord"],
+                    [args.aggregate_group_arn, args.transactions_group_arn],
+                    sid="WriteFeatures",
+                ),
+                allow(["sqs:SendMessage"], [dead_letters.arn], sid="DeadLetters"),
+                allow(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [pulumi.Output.concat(log_group.arn, ":*")],
+                    sid="Logs",
+                ),
+            ],
+            tags=tags,
+            parent=self,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-aggregator",
+            name=function_name,
+            runtime=LAMBDA_RUNTIME,
+            handler="handler.handler",
+            code=pulumi.FileArchive(AGGREGATOR_CODE),
+            role=role.arn,
+            memory_size=256,
+            timeout=60,
+            kms_key_arn=args.kms_key_arn,
+            environment={
+                "variables": {
+                    "STATE_TABLE": state.name,
+                    "CARD_FEATURE_GROUP": args.aggregate_group_name,
+                    "TRANSACTIONS_FEATURE_GROUP": args.transactions_group_name,
+                    "DEAD_LETTER_QUEUE_URL": dead_letters.url,
+                    "WINDOWS": ",".join(f"{k}={v}" for k, v in args.windows.items()),
+                }
+            },
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            tags=resource_tags(f"{name}-aggregator", tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        aws.lambda_.EventSourceMapping(
+            f"{name}-aggregator-trigger",
+            event_source_arn=stream.arn,
+            function_name=function.arn,
+            starting_position="LATEST",
+            batch_size=args.batch_size,
+            maximum_retry_attempts=args.max_retries,
+            bisect_batch_on_function_error=True,
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config={"on_failure": {"destination_arn": dead_letters.arn}},
+            tags=resource_tags(f"{name}-aggregator-trigger", tags),
+            opts=child,
+        )
+        self.stream_name = stream.name
+        self.stream_arn = stream.arn
+        self.function_name = function.name
+        self.dead_letter_queue_url = dead_letters.url
+        self.dead_letter_queue_name = dead_letters.name
+        self.register_outputs(
+            {
+                "stream_name": self.stream_name,
+                "stream_arn": self.stream_arn,
+                "function_name": self.function_name,
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+                "dead_letter_queue_name": self.dead_letter_queue_name,
+            }
+        )
