@@ -236,12 +236,14 @@ class FeatureStoreSettings(Section):
 
     backend: Literal["sagemaker"] = "sagemaker"
     """Feature store implementation."""
-    feature_groups: tuple[FeatureGroupSettings, ...] = Field(min_length=1)
+    feature_groups: tuple[FeatureGroupSettings, ...]
     """The feature groups."""
 
     @model_validator(mode="after")
     def _unique(self) -> FeatureStoreSettings:
         names = [group.name for group in self.feature_groups]
+        if not names:
+            raise ValueError("featureGroups: declare at least one group")
         if len(set(names)) != len(names):
             raise ValueError("featureGroups: two groups share a name")
         return self
@@ -561,6 +563,19 @@ PROFILES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+
+
+@cache
+def blueprint_defaults(blueprint: str) -> dict[str, Any]:
+    """A blueprint's reference settings (`blueprints/defaults/<blueprint>.yaml`), between
+    the environment profile and the stack file; none for blueprints without the file."""
+    import yaml
+
+    path = DEFAULTS_DIR / f"{blueprint}.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """`override` over `base`, recursing into mappings; lists are replaced, not appended."""
     merged = dict(base)
@@ -658,7 +673,9 @@ def settings_from_config(
     }
     profile = {key: value for key, value in PROFILES[environment].items() if key not in unused}
     try:
-        settings = StackSettings.model_validate(deep_merge(profile, values))
+        defaults = blueprint_defaults(str(blueprint)) if blueprint in BLUEPRINT_SECTIONS else {}
+        merged = deep_merge(deep_merge(profile, defaults), values)
+        settings = StackSettings.model_validate(merged)
     except pydantic.ValidationError as error:
         raise ConfigError(source, _problems(error)) from None
     settings._source = source

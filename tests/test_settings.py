@@ -147,3 +147,27 @@ def test_regions_come_from_botocore_data() -> None:
     session = botocore.session.get_session()
     assert aws_regions() == frozenset(session.get_available_regions("sagemaker", "aws"))
     assert "eu-west-1" in aws_regions()
+
+
+def fraud(environment: str, **extra: object):
+    config = BASE | {"mlkit:blueprint": "realtime-fraud", "mlkit:environment": environment}
+    config |= {f"mlkit:{key}": json.dumps(value) for key, value in extra.items()}
+    return settings_from_config(config, set(), "stacks/Pulumi.t.yaml")
+
+
+def test_blueprint_defaults_sit_between_profile_and_stack_file() -> None:
+    dev = fraud("dev")
+    assert dev.feature_store is not None and dev.model is not None
+    assert [g.name for g in dev.feature_store.feature_groups] == [
+        "transactions",
+        "card_aggregates",
+        "customer_profile",
+    ]
+    assert dev.streaming is not None and dev.streaming.shard_count == 1  # dev profile
+    own = fraud("dev", model={"features": ["transactions.amount"]})
+    assert own.model is not None and own.model.features == ("transactions.amount",)
+
+
+def test_platform_base_gets_no_fraud_sections() -> None:
+    base = settings("dev")
+    assert (base.feature_store, base.streaming, base.model) == (None, None, None)
