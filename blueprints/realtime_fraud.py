@@ -16,12 +16,14 @@ from blueprints.base import BASE_COMPONENTS, build_platform_base
 from blueprints.settings import StackSettings
 from modules.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
 from modules.feature_store.ingestion import StreamingIngestion, StreamingIngestionArgs
+from modules.metadata import Metadata, MetadataArgs
 
 TRANSACTIONS_GROUP = "transactions"
 
 
 def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
     assert settings.feature_store and settings.streaming and settings.model  # validated
+    assert settings.metadata
     base = build_platform_base(settings, stack)
     groups = [
         FeatureGroupSpec(
@@ -73,7 +75,21 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
             tags=base.tags,
         ),
     )
+    metadata = Metadata(
+        model_name,
+        MetadataArgs(
+            account_id=base.account_id,
+            kms_key_arn=base.key.key_arn,
+            artifacts_bucket_name=base.artifacts.bucket_name,
+            artifacts_bucket_arn=base.artifacts.bucket_arn,
+            alert_topic_arn=base.observability.alert_topic_arn,
+            mlflow=settings.metadata.mlflow,
+            description="Card-transaction fraud scores (XGBoost, binary:logistic)",
+            tags=base.tags,
+        ),
+    )
     return base.outputs() | {
+        "modelPackageGroup": metadata.model_package_group_name,
         "featureGroups": features.group_names,
         "offlineStoreUri": features.offline_s3_uri,
         "featureRegistry": features.registry,
@@ -90,6 +106,8 @@ BLUEPRINT = Blueprint(
     | {
         "feature_store": "SageMaker feature groups (online KMS, offline Iceberg + Glue), "
         "feature registry; Kinesis stream aggregated by Lambda into the online store",
+        "metadata": "model package group with approval notifications; MLflow on SageMaker "
+        "(serverless app or tracking server by environment)",
     },
     build=build,
 )

@@ -103,6 +103,9 @@ ARN_FORMATS = {
     "aws:sagemaker/featureGroup:FeatureGroup": (
         "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"
     ),
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": (
+        "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"
+    ),
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
     "aws:sqs/queue:Queue": "arn:aws:sqs:{region}:{account}:{name}",
 }
@@ -110,6 +113,9 @@ ARN_FORMATS = {
 NAME_INPUTS = {
     "aws:s3/bucket:Bucket": "bucket",
     "aws:sagemaker/featureGroup:FeatureGroup": "featureGroupName",
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": "modelPackageGroupName",
+    "aws:sagemaker/pipeline:Pipeline": "pipelineName",
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": "trackingServerName",
 }
 
 

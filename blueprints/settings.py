@@ -499,7 +499,7 @@ OPTIONAL_SECTIONS = (
 )  # fmt: skip
 BLUEPRINT_SECTIONS: dict[str, frozenset[str]] = {
     "platform-base": frozenset(),
-    "realtime-fraud": frozenset({"feature_store", "streaming", "model"}),
+    "realtime-fraud": frozenset({"feature_store", "streaming", "model", "metadata"}),
 }
 
 # Defaults per environment, in stack-file form; the stack file is merged over them. Sections

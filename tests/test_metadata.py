@@ -1,0 +1,86 @@
+"""Metadata module: registry, approval notifications, MLflow per size, lineage tags."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.metadata import Metadata, MetadataArgs, lineage_tags
+
+TAGS = {"owner": "team", "cost-center": "1"}
+BUCKET_ARN = "arn:aws:s3:::artifacts"
+
+
+def metadata(record_program, mlflow: str):
+    args = MetadataArgs(
+        account_id="111122223333",
+        kms_key_arn="arn:aws:kms:k",
+        artifacts_bucket_name="artifacts",
+        artifacts_bucket_arn=BUCKET_ARN,
+        alert_topic_arn="arn:aws:sns:eu-west-1:111122223333:alerts",
+        mlflow=mlflow,
+        tags=TAGS,
+    )
+    return record_program(lambda: Metadata("m", args))
+
+
+def test_registry_and_approval_notifications(record_program) -> None:
+    recording = metadata(record_program, "none")
+    assert recording.named("m-models").inputs["modelPackageGroupName"] == "m"
+    pattern = json.loads(recording.named("m-approvals").inputs["eventPattern"])
+    assert pattern == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": ["m"]},
+    }
+    target = recording.named("m-approvals-alert").inputs
+    assert target["arn"] == "arn:aws:sns:eu-west-1:111122223333:alerts"
+    assert target["rule"] == "m-approvals"
+    types = {r.type for r in recording.resources}
+    assert not any("mlflow" in t.lower() for t in types)
+
+
+def test_serverless_mlflow_is_an_app(record_program) -> None:
+    recording = metadata(record_program, "serverless")
+    app = recording.named("m-mlflow")
+    assert app.type == "aws:sagemaker/mlflowApp:MlflowApp"
+    assert app.inputs["artifactStoreUri"] == "s3://artifacts/mlflow"
+    assert app.inputs["roleArn"] == "arn:aws:iam::123456789012:role/m-mlflow-role"
+
+
+@pytest.mark.parametrize(("size", "expected"), [("small", "Small"), ("large", "Large")])
+def test_sized_mlflow_is_a_tracking_server(record_program, size: str, expected: str) -> None:
+    server = metadata(record_program, size).named("m-mlflow")
+    assert server.type == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
+    assert server.inputs["trackingServerSize"] == expected
+    assert server.inputs["automaticModelRegistration"] is False
+
+
+def test_mlflow_role_reaches_only_its_prefix_key_and_group(record_program) -> None:
+    recording = metadata(record_program, "serverless")
+    policy = json.loads(recording.named("m-mlflow-role-policy").inputs["policy"])
+    assert {s["Sid"]: s["Resource"] for s in policy["Statement"]} == {
+        "MlflowArtifacts": [BUCKET_ARN, f"{BUCKET_ARN}/mlflow/*"],
+        "Key": ["arn:aws:kms:k"],
+        "RegisterFromMlflow": ["arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/m"],
+    }
+
+
+def test_unknown_mlflow_option_is_rejected(record_program) -> None:
+    with pytest.raises(ValueError, match="mlflow must be one of none, serverless, small"):
+        metadata(record_program, "huge")
+
+
+def test_lineage_tags() -> None:
+    assert lineage_tags(
+        model_package_group="g",
+        model_package_arn=None,
+        feature_groups=["b", "a"],
+        code_version="abc123",
+    ) == {
+        "mlkit:model-package-group": "g",
+        "mlkit:model-package": "none",
+        "mlkit:feature-groups": "a b",
+        "mlkit:code-version": "abc123",
+    }
