@@ -273,6 +273,16 @@ class StreamingSettings(Section):
     max_retries: int = Field(3, ge=0, le=10000)
     """Retries of a failing batch before it is recorded in the dead-letter queue."""
 
+    @model_validator(mode="after")
+    def _whole_minutes(self) -> StreamingSettings:
+        # The aggregator keeps one-minute buckets: a window must be made of whole buckets.
+        for label, seconds in self.windows.items():
+            if seconds <= 0 or seconds % 60:
+                raise ValueError(f"windows: '{label}' must be a positive number of whole minutes")
+        if not self.windows:
+            raise ValueError("windows: declare at least one window")
+        return self
+
 
 class ModelSettings(Section):
     """The model's input schema: which features, in which order. Training builds its data

@@ -1,0 +1,1 @@
+"""Streaming feature aggregator of the real-time fraud blueprint (deployed from here)."""
