@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
+from functools import cache
 
 import pulumi
 import pulumi_aws as aws
@@ -42,6 +44,25 @@ class PlatformBase:
             "workloadSecurityGroupId": self.network.workload_security_group_id,
             "artifactsBucket": self.artifacts.bucket_name,
         }
+
+
+@cache
+def code_version() -> str:
+    """The kit's git commit, for lineage tags; `unknown` outside a git checkout."""
+    from blueprints.stackfile import PROJECT_ROOT
+
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
 
 
 def availability_zones(settings: StackSettings) -> list[str]:

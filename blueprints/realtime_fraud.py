@@ -8,22 +8,58 @@ two cannot skew.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import pulumi
+
 from blueprints import Blueprint
-from blueprints.base import BASE_COMPONENTS, build_platform_base
+from blueprints.base import BASE_COMPONENTS, PlatformBase, build_platform_base, code_version
 from blueprints.settings import StackSettings
-from modules.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
+from modules.feature_store import (
+    FeatureGroupSpec,
+    FeatureStore,
+    FeatureStoreArgs,
+    deployed_group_name,
+    model_input_schema,
+)
 from modules.feature_store.ingestion import StreamingIngestion, StreamingIngestionArgs
-from modules.metadata import Metadata, MetadataArgs
+from modules.metadata import Metadata, MetadataArgs, lineage_tags
+from modules.monitoring import (
+    DashboardArgs,
+    EndpointAlarms,
+    EndpointAlarmsArgs,
+    FeaturePipelineAlarms,
+    PipelineAlarmsArgs,
+    ServiceDashboard,
+)
+from modules.serving import (
+    PRIMARY_VARIANT,
+    EndpointCapacity,
+    RealtimeEndpoint,
+    RealtimeEndpointArgs,
+)
+from modules.serving.api import JwtAuth, ScoringApi, ScoringApiArgs
 
 TRANSACTIONS_GROUP = "transactions"
+# Region -> container images of the training pipeline, generated with the sagemaker SDK.
+IMAGES_FILE = Path(__file__).resolve().parent.parent / "functions" / "training" / "images.json"
+NO_ENDPOINT = "not deployed: set mlkit:serving.modelPackageArn to an approved model package"
+
+
+def image_repository_arn(image_uri: str) -> str:
+    """`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` -> the repository's ARN."""
+    registry, _, path = image_uri.partition("/")
+    account, _, rest = registry.partition(".dkr.ecr.")
+    region = rest.split(".amazonaws.com")[0]
+    return f"arn:aws:ecr:{region}:{account}:repository/{path.split(':')[0]}"
 
 
 def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
     assert settings.feature_store and settings.streaming and settings.model  # validated
-    assert settings.metadata
+    assert settings.metadata and settings.serving and settings.monitoring
     base = build_platform_base(settings, stack)
     groups = [
         FeatureGroupSpec(
@@ -88,13 +124,155 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
             tags=base.tags,
         ),
     )
-    return base.outputs() | {
-        "modelPackageGroup": metadata.model_package_group_name,
-        "featureGroups": features.group_names,
-        "offlineStoreUri": features.offline_s3_uri,
-        "featureRegistry": features.registry,
-        "transactionStream": ingestion.stream_name,
-        "deadLetterQueueUrl": ingestion.dead_letter_queue_url,
+    serving_outputs = serve(settings, stack, base, groups, features, metadata)
+    FeaturePipelineAlarms(
+        f"{stack}-feature-alarms",
+        PipelineAlarmsArgs(
+            aggregator_function_name=ingestion.function_name,
+            dead_letter_queue_name=ingestion.dead_letter_queue_name,
+            alert_topic_arn=base.observability.alert_topic_arn,
+            max_iterator_age_seconds=settings.monitoring.max_iterator_age_seconds,
+            tags=base.tags | {"mlkit:component": "monitoring"},
+        ),
+    )
+    dashboard = ServiceDashboard(
+        f"{stack}-fraud",
+        DashboardArgs(
+            region=settings.region,
+            endpoint_name=endpoint_name(stack) if settings.serving.model_package_arn else None,
+            variant_name=PRIMARY_VARIANT,
+            aggregator_function_name=f"{stack}-ingestion-aggregator",
+            dead_letter_queue_name=f"{stack}-ingestion-dead-letters",
+        ),
+    )
+    return (
+        base.outputs()
+        | {
+            "modelPackageGroup": metadata.model_package_group_name,
+            "featureGroups": features.group_names,
+            "offlineStoreUri": features.offline_s3_uri,
+            "featureRegistry": features.registry,
+            "transactionStream": ingestion.stream_name,
+            "deadLetterQueueUrl": ingestion.dead_letter_queue_url,
+            "dashboard": dashboard.dashboard_name,
+        }
+        | serving_outputs
+    )
+
+
+def endpoint_name(stack: str) -> str:
+    return f"{stack}-fraud"
+
+
+def serve(
+    settings: StackSettings,
+    stack: str,
+    base: PlatformBase,
+    groups: list[FeatureGroupSpec],
+    features: FeatureStore,
+    metadata: Metadata,
+) -> dict[str, Any]:
+    """The endpoint, its alarms and the scoring API, when an approved package is named."""
+    assert settings.serving and settings.monitoring and settings.model and settings.streaming
+    serving = settings.serving
+    if serving.model_package_arn is None:
+        pulumi.log.info(f"mlkit: no model endpoint in {stack}: {NO_ENDPOINT}")
+        return {"endpoint": NO_ENDPOINT}
+    name = endpoint_name(stack)
+    used_groups = sorted({reference.split(".")[0] for reference in settings.model.features})
+    lineage = lineage_tags(
+        model_package_group=f"{stack}-fraud-model",
+        model_package_arn=serving.model_package_arn,
+        feature_groups=[deployed_group_name(f"{stack}-features", g) for g in used_groups],
+        code_version=code_version(),
+    )
+    alarms = EndpointAlarms(
+        f"{stack}-endpoint-alarms",
+        EndpointAlarmsArgs(
+            endpoint_name=name,
+            variant_name=PRIMARY_VARIANT,
+            alert_topic_arn=base.observability.alert_topic_arn,
+            latency_p99_ms=settings.monitoring.latency_p99_ms,
+            max_5xx_per_5_minutes=settings.monitoring.max_5xx_per_5_minutes,
+            tags=base.tags,
+        ),
+    )
+    images = json.loads(IMAGES_FILE.read_text())[settings.region]
+    endpoint = RealtimeEndpoint(
+        f"{stack}-serving",
+        RealtimeEndpointArgs(
+            endpoint_name=name,
+            model_package_arn=serving.model_package_arn,
+            account_id=base.account_id,
+            region=settings.region,
+            kms_key_arn=base.key.key_arn,
+            artifacts_bucket_name=base.artifacts.bucket_name,
+            artifacts_bucket_arn=base.artifacts.bucket_arn,
+            subnet_ids=base.network.private_subnet_ids,
+            security_group_ids=[base.network.workload_security_group_id],
+            image_repository_arns=[image_repository_arn(images["training"])],
+            capacity=EndpointCapacity(
+                serverless=serving.mode == "serverless",
+                instance_type=serving.instance_type,
+                min_instances=serving.min_instances,
+                max_instances=serving.max_instances,
+                target_invocations_per_instance=serving.target_invocations_per_instance,
+                serverless_memory_mb=serving.serverless_memory_mb,
+                serverless_max_concurrency=serving.serverless_max_concurrency,
+            ),
+            data_capture_percent=serving.data_capture_percent,
+            shadow_model_package_arn=serving.shadow_model_package_arn,
+            canary_percent=serving.canary_percent,
+            canary_wait_minutes=serving.canary_wait_minutes,
+            rollback_alarm_names=[alarms.latency_alarm_name, alarms.errors_alarm_name],
+            tags=base.tags | lineage,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[alarms, metadata]),
+    )
+    # A card with no transaction in a window has a count and a sum of zero: the one place
+    # where a missing online value has a true default.
+    aggregate_group = next(g for g in groups if g.name == settings.streaming.aggregate_group)
+    zero = {"integral": 0, "fractional": 0.0}
+    defaults = {
+        aggregate_group.name: {
+            feature: zero[kind]
+            for feature, kind in aggregate_group.features.items()
+            if feature.startswith(("txn_count_", "txn_amount_"))
+        }
+    }
+    schema = model_input_schema(
+        groups,
+        settings.model.features,
+        {g.name: deployed_group_name(f"{stack}-features", g.name) for g in groups},
+        defaults,
+    )
+    api = ScoringApi(
+        f"{stack}-scoring",
+        ScoringApiArgs(
+            account_id=base.account_id,
+            region=settings.region,
+            endpoint_name=endpoint.endpoint_name,
+            endpoint_arn=endpoint.endpoint_arn,
+            model_package_arn=serving.model_package_arn,
+            model_schema=schema,
+            feature_group_arns=[
+                features.group_arns[group.name]
+                for group in groups
+                if group.online and group.name in used_groups
+            ],
+            kms_key_arn=base.key.key_arn,
+            log_retention_days=settings.observability.log_retention_days,
+            durability=base.durability,
+            jwt=JwtAuth(serving.jwt_issuer, serving.jwt_audience)
+            if serving.api_auth == "jwt" and serving.jwt_issuer
+            else None,
+            tags=base.tags | lineage,
+        ),
+    )
+    return {
+        "endpoint": endpoint.endpoint_name,
+        "scoreUrl": api.score_url,
+        "modelInputSchema": schema,
     }
 
 
@@ -108,6 +286,11 @@ BLUEPRINT = Blueprint(
         "feature registry; Kinesis stream aggregated by Lambda into the online store",
         "metadata": "model package group with approval notifications; MLflow on SageMaker "
         "(serverless app or tracking server by environment)",
+        "serving": "VPC-only endpoint from an approved package (serverless in dev; "
+        "instances with autoscaling, data capture, canary blue/green and rollback alarms "
+        "in prod; optional shadow); IAM/JWT scoring API enforcing the model's input schema",
+        "monitoring": "endpoint latency/5xx/4xx alarms, feature freshness and dead-letter "
+        "alarms, dashboard",
     },
     build=build,
 )

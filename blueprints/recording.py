@@ -158,11 +158,24 @@ class _Mocks(pulumi.runtime.Mocks):
             state["url"] = f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT_ID}/{name}"
         elif args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             state["prefixListId"] = f"pl-{_short_hash(args.name)}"
+        elif args.typ == "aws:apigatewayv2/api:Api":
+            api_id = _short_hash(args.name)[:10]
+            resource_id = api_id
+            state["apiEndpoint"] = f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
+            state["executionArn"] = f"arn:aws:execute-api:{self.region}:{MOCK_ACCOUNT_ID}:{api_id}"
+        elif args.typ == "aws:apigatewayv2/stage:Stage":
+            api_id = state.get("apiId", "api")
+            state["invokeUrl"] = f"https://{api_id}.execute-api.{self.region}.amazonaws.com/"
         service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
         arn = ARN_FORMATS.get(args.typ, "arn:aws:{service}:{region}:{account}:{name}")
         state["arn"] = arn.format(
             service=service, region=self.region, account=MOCK_ACCOUNT_ID, name=name, id=resource_id
         )
+        if args.typ == "aws:lambda/function:Function":
+            state["invokeArn"] = (
+                f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/"
+                f"{state['arn']}/invocations"
+            )
         return resource_id, state
 
 

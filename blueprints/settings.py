@@ -509,7 +509,9 @@ OPTIONAL_SECTIONS = (
 )  # fmt: skip
 BLUEPRINT_SECTIONS: dict[str, frozenset[str]] = {
     "platform-base": frozenset(),
-    "realtime-fraud": frozenset({"feature_store", "streaming", "model", "metadata"}),
+    "realtime-fraud": frozenset(
+        {"feature_store", "streaming", "model", "metadata", "serving", "monitoring"}
+    ),
 }
 
 # Defaults per environment, in stack-file form; the stack file is merged over them. Sections

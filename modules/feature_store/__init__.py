@@ -246,3 +246,49 @@ def feature_registry(
             for group in groups
         ]
     }
+
+
+def model_input_schema(
+    groups: Sequence[FeatureGroupSpec],
+    references: Sequence[str],
+    deployed_names: Mapping[str, str],
+    defaults: Mapping[str, Mapping[str, int | float]] | None = None,
+) -> dict[str, Any]:
+    """The model's published input schema (the scoring API's MODEL_SCHEMA), derived from the
+    feature-group definitions: features of offline-only groups arrive in the request; those
+    of online groups are read from the online store by the group's record identifier, which
+    the request must then carry. `order` is the model's feature order (`references`)."""
+    by_name = {group.name: group for group in groups}
+    request: dict[str, str] = {}
+    lookups: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for reference in references:
+        group_name, _, feature = reference.partition(".")
+        group = by_name[group_name]
+        if feature in order:
+            raise ValueError(f"model feature name '{feature}' appears in two groups")
+        order.append(feature)
+        if not group.online:
+            request[feature] = group.features[feature]
+            continue
+        lookup = lookups.setdefault(
+            group_name,
+            {
+                "featureGroup": deployed_names[group_name],
+                "key": group.record_identifier,
+                "features": [],
+                "defaults": {},
+            },
+        )
+        lookup["features"].append({"name": feature, "type": group.features[feature]})
+        default = (defaults or {}).get(group_name, {}).get(feature)
+        if default is not None:
+            lookup["defaults"][feature] = default
+    for group_name in lookups:
+        key = by_name[group_name].record_identifier
+        request.setdefault(key, by_name[group_name].features[key])
+    return {
+        "request": [{"name": name, "type": kind} for name, kind in request.items()],
+        "lookups": list(lookups.values()),
+        "order": order,
+    }

@@ -112,6 +112,7 @@ class StreamingIngestion(pulumi.ComponentResource):
         )
         dead_letters = aws.sqs.Queue(
             f"{name}-dead-letters",
+            name=f"{name}-dead-letters",
             kms_master_key_id=args.kms_key_arn,
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             tags=resource_tags(f"{name}-dead-letters", tags),

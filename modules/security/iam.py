@@ -14,6 +14,11 @@ from modules.common import resource_tags
 UNSCOPED_ACTIONS = frozenset(
     {
         "cloudwatch:PutMetricData",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
         "ecr:GetAuthorizationToken",
         "sagemaker:ListFeatureGroups",
         "sts:GetCallerIdentity",

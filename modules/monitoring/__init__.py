@@ -1,0 +1,425 @@
+"""Monitoring: alarms on the endpoint and the feature pipeline, a dashboard, and the
+retraining trigger (drift alarm -> EventBridge -> retrain guard -> training pipeline)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import Durability, resource_tags
+from modules.observability import encrypted_log_group
+from modules.security.iam import allow, service_role
+
+RETRAIN_GUARD_CODE = "functions/retrain_guard"
+LAMBDA_RUNTIME = "python3.12"
+
+
+def _alarm(
+    name: str,
+    *,
+    alarm_name: pulumi.Input[str],
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: Mapping[str, pulumi.Input[str]],
+    threshold: float,
+    topic_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    statistic: str | None = "Sum",
+    extended_statistic: str | None = None,
+    period: int = 300,
+    evaluation_periods: int = 1,
+    comparison: str = "GreaterThanThreshold",
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm notifying the alert topic on ALARM and OK; no data is not breaching (an idle
+    endpoint is healthy)."""
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        name=alarm_name,
+        alarm_description=description,
+        namespace=namespace,
+        metric_name=metric,
+        dimensions=dict(dimensions),
+        statistic=None if extended_statistic else statistic,
+        extended_statistic=extended_statistic,
+        period=period,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=evaluation_periods,
+        threshold=threshold,
+        comparison_operator=comparison,
+        treat_missing_data="notBreaching",
+        actions_enabled=True,
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        tags=resource_tags(name, tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+@dataclass
+class EndpointAlarmsArgs:
+    endpoint_name: str
+    """Endpoint watched (it may not exist yet: the alarms guard its first deployment too)."""
+    variant_name: str
+    """Production variant watched."""
+    alert_topic_arn: pulumi.Input[str]
+    """Where alarms notify."""
+    latency_p99_ms: int = 100
+    """p99 model latency that raises the alarm."""
+    max_5xx_per_5_minutes: int = 5
+    """5xx errors in 5 minutes that raise the alarm."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags."""
+
+
+class EndpointAlarms(pulumi.ComponentResource):
+    """p99 model latency, 5xx and 4xx (invocation error) alarms on an endpoint variant. The
+    endpoint's blue/green updates roll back when the latency or 5xx alarm fires."""
+
+    latency_alarm_name: str
+    errors_alarm_name: str
+    invocation_errors_alarm_name: str
+
+    def __init__(
+        self, name: str, args: EndpointAlarmsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:monitoring:EndpointAlarms", name, None, opts)
+        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
+        dimensions = {"EndpointName": args.endpoint_name, "VariantName": args.variant_name}
+        common: dict[str, Any] = {
+            "namespace": "AWS/SageMaker",
+            "dimensions": dimensions,
+            "topic_arn": args.alert_topic_arn,
+            "tags": tags,
+            "parent": self,
+        }
+        self.latency_alarm_name = f"{args.endpoint_name}-latency-p99"
+        _alarm(
+            f"{name}-latency",
+            alarm_name=self.latency_alarm_name,
+            description=f"p99 model latency of {args.endpoint_name} above "
+            f"{args.latency_p99_ms} ms for 3 of 5 minutes",
+            metric="ModelLatency",
+            extended_statistic="p99",
+            period=60,
+            evaluation_periods=5,
+            threshold=args.latency_p99_ms * 1000,  # ModelLatency is in microseconds
+            **common,
+        )
+        self.errors_alarm_name = f"{args.endpoint_name}-5xx"
+        _alarm(
+            f"{name}-5xx",
+            alarm_name=self.errors_alarm_name,
+            description=f"More than {args.max_5xx_per_5_minutes} 5xx errors in 5 minutes",
+            metric="Invocation5XXErrors",
+            threshold=args.max_5xx_per_5_minutes,
+            **common,
+        )
+        self.invocation_errors_alarm_name = f"{args.endpoint_name}-4xx"
+        _alarm(
+            f"{name}-4xx",
+            alarm_name=self.invocation_errors_alarm_name,
+            description="Callers send requests the model rejects (schema drift upstream?)",
+            metric="Invocation4XXErrors",
+            threshold=args.max_5xx_per_5_minutes,
+            **common,
+        )
+        self.register_outputs(
+            {
+                "latency_alarm_name": self.latency_alarm_name,
+                "errors_alarm_name": self.errors_alarm_name,
+                "invocation_errors_alarm_name": self.invocation_errors_alarm_name,
+            }
+        )
+
+
+@dataclass
+class PipelineAlarmsArgs:
+    aggregator_function_name: pulumi.Input[str]
+    """The streaming aggregator."""
+    dead_letter_queue_name: pulumi.Input[str]
+    """Its dead-letter queue."""
+    alert_topic_arn: pulumi.Input[str]
+    """Where alarms notify."""
+    max_iterator_age_seconds: int = 60
+    """How far behind the stream the aggregator may fall."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags."""
+
+
+class FeaturePipelineAlarms(pulumi.ComponentResource):
+    """Alarms that keep online features fresh: aggregator errors, iterator age (how stale
+    the features are), and any record in the dead-letter queue."""
+
+    def __init__(
+        self, name: str, args: PipelineAlarmsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:monitoring:FeaturePipelineAlarms", name, None, opts)
+        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
+        common: dict[str, Any] = {"topic_arn": args.alert_topic_arn, "tags": tags, "parent": self}
+        function = {"FunctionName": args.aggregator_function_name}
+        _alarm(
+            f"{name}-aggregator-errors",
+            alarm_name=pulumi.Output.concat(args.aggregator_function_name, "-errors"),
+            description="The streaming aggregator failed; features may be stale",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions=function,
+            threshold=0,
+            **common,
+        )
+        _alarm(
+            f"{name}-iterator-age",
+            alarm_name=pulumi.Output.concat(args.aggregator_function_name, "-iterator-age"),
+            description=f"Online features more than {args.max_iterator_age_seconds} s behind"
+            " the stream",
+            namespace="AWS/Lambda",
+            metric="IteratorAge",
+            dimensions=function,
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=3,
+            threshold=args.max_iterator_age_seconds * 1000,  # IteratorAge is in milliseconds
+            **common,
+        )
+        _alarm(
+            f"{name}-dead-letters",
+            alarm_name=pulumi.Output.concat(args.dead_letter_queue_name, "-not-empty"),
+            description="Records could not be aggregated: inspect and replay the queue",
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": args.dead_letter_queue_name},
+            statistic="Maximum",
+            threshold=0,
+            **common,
+        )
+        self.register_outputs({})
+
+
+@dataclass
+class RetrainingTriggerArgs:
+    account_id: pulumi.Input[str]
+    """Account of the stack."""
+    region: str
+    """Region of the stack."""
+    alarm_names: Sequence[pulumi.Input[str]]
+    """Alarms whose move into ALARM asks for retraining (drift, model quality)."""
+    pipeline_name: pulumi.Input[str]
+    """Training pipeline to start; its evaluation gate still decides promotion."""
+    min_interval_hours: float
+    """Minimum time between two started runs: no retraining storm."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for the guard's logs and environment."""
+    log_retention_days: int
+    """Retention of the guard's decisions."""
+    durability: Durability
+    """Durability of the log group."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags."""
+
+
+class RetrainingTrigger(pulumi.ComponentResource):
+    """An EventBridge rule on the given alarms entering ALARM, invoking the retrain guard
+    (`functions/retrain_guard`), which starts the training pipeline unless a run started
+    within the minimum interval or is still executing."""
+
+    function_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RetrainingTriggerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:monitoring:RetrainingTrigger", name, None, opts)
+        if not args.alarm_names:
+            raise ValueError("a retraining trigger needs at least one alarm")
+        if args.min_interval_hours <= 0:
+            raise ValueError("min_interval_hours must be positive")
+        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = f"{name}-guard"
+        pipeline_arn = pulumi.Output.concat(
+            "arn:aws:sagemaker:", args.region, ":", args.account_id, ":pipeline/",
+            args.pipeline_name,
+        )  # fmt: skip
+        logs = encrypted_log_group(
+            f"{name}-guard-logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.kms_key_arn,
+            durability=args.durability,
+            tags=tags,
+            parent=self,
+        )
+        role = service_role(
+            f"{name}-guard-role",
+            service="lambda.amazonaws.com",
+            account_id=args.account_id,
+            statements=[
+                allow(
+                    ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+                    [pipeline_arn],
+                    sid="StartTraining",
+                ),
+                allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
+                allow(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [pulumi.Output.concat(logs.arn, ":*")],
+                    sid="Logs",
+                ),
+            ],
+            tags=tags,
+            parent=self,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-guard",
+            name=function_name,
+            runtime=LAMBDA_RUNTIME,
+            handler="handler.handler",
+            code=pulumi.FileArchive(RETRAIN_GUARD_CODE),
+            role=role.arn,
+            memory_size=128,
+            timeout=30,
+            kms_key_arn=args.kms_key_arn,
+            environment={
+                "variables": {
+                    "PIPELINE_NAME": args.pipeline_name,
+                    "MIN_INTERVAL_HOURS": str(args.min_interval_hours),
+                }
+            },
+            logging_config={"log_format": "Text", "log_group": logs.name},
+            tags=resource_tags(f"{name}-guard", tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+        )
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rule",
+            description="Monitoring alarms that ask for retraining",
+            event_pattern=pulumi.Output.json_dumps(
+                {
+                    "source": ["aws.cloudwatch"],
+                    "detail-type": ["CloudWatch Alarm State Change"],
+                    "detail": {
+                        "alarmName": list(args.alarm_names),
+                        "state": {"value": ["ALARM"]},
+                    },
+                }
+            ),
+            tags=resource_tags(f"{name}-rule", tags),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=child,
+        )
+        self.function_name = function.name
+        self.register_outputs({"function_name": self.function_name})
+
+
+@dataclass
+class DashboardArgs:
+    region: str
+    """Region of the metrics."""
+    endpoint_name: str | None
+    """Endpoint shown, if deployed."""
+    variant_name: str
+    """Its production variant."""
+    aggregator_function_name: str
+    """Streaming aggregator shown."""
+    dead_letter_queue_name: str
+    """Its dead-letter queue."""
+
+
+class ServiceDashboard(pulumi.ComponentResource):
+    """One CloudWatch dashboard for the service: serving health, feature freshness, dead
+    letters (dashboards take no tags)."""
+
+    dashboard_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:monitoring:ServiceDashboard", name, None, opts)
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=name,
+            dashboard_body=dashboard_body(
+                region=args.region,
+                endpoint_name=args.endpoint_name,
+                variant_name=args.variant_name,
+                aggregator_function_name=args.aggregator_function_name,
+                dead_letter_queue_name=args.dead_letter_queue_name,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.dashboard_name = dashboard.dashboard_name
+        self.register_outputs({"dashboard_name": self.dashboard_name})
+
+
+def dashboard_body(
+    *,
+    region: str,
+    endpoint_name: str | None,
+    variant_name: str,
+    aggregator_function_name: str,
+    dead_letter_queue_name: str,
+) -> str:
+    """CloudWatch dashboard JSON: serving health, feature freshness, dead letters."""
+    widgets: list[dict[str, Any]] = []
+
+    def widget(title: str, metrics: list[list[Any]], stat: str) -> None:
+        widgets.append(
+            {
+                "type": "metric",
+                "width": 12,
+                "height": 6,
+                "properties": {
+                    "title": title,
+                    "region": region,
+                    "stat": stat,
+                    "period": 60,
+                    "metrics": metrics,
+                },
+            }
+        )
+
+    if endpoint_name:
+        endpoint = ["EndpointName", endpoint_name, "VariantName", variant_name]
+        widget("Model latency (p99, microseconds)",
+               [["AWS/SageMaker", "ModelLatency", *endpoint]], "p99")  # fmt: skip
+        widget(
+            "Invocations and errors",
+            [
+                ["AWS/SageMaker", "Invocations", *endpoint],
+                ["AWS/SageMaker", "Invocation4XXErrors", *endpoint],
+                ["AWS/SageMaker", "Invocation5XXErrors", *endpoint],
+            ],
+            "Sum",
+        )
+    function = ["FunctionName", aggregator_function_name]
+    widget("Feature freshness: aggregator iterator age (ms)",
+           [["AWS/Lambda", "IteratorAge", *function]], "Maximum")  # fmt: skip
+    widget(
+        "Aggregator errors and dead letters",
+        [
+            ["AWS/Lambda", "Errors", *function],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+             dead_letter_queue_name],
+        ],
+        "Maximum",
+    )  # fmt: skip
+    return json.dumps({"widgets": widgets}, sort_keys=True)

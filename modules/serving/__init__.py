@@ -1,0 +1,294 @@
+"""Serving: a SageMaker real-time endpoint built from an approved model package."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import resource_tags
+from modules.security.iam import allow, service_role
+
+PRIMARY_VARIANT = "primary"
+SHADOW_VARIANT = "shadow"
+# Actions SageMaker needs to attach a VPC-only model to the stack's private subnets.
+VPC_DESCRIBE_ACTIONS = [
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+]
+VPC_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+]
+IMAGE_PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
+
+
+@dataclass
+class EndpointCapacity:
+    """How the endpoint runs: on instances (autoscaled) or serverless (scales to zero)."""
+
+    serverless: bool
+    """Serverless inference: no idle cost, no data capture, no canary."""
+    instance_type: str = "ml.c5.xlarge"
+    """Instance type on instances."""
+    min_instances: int = 1
+    """Instances always running; the autoscaling floor."""
+    max_instances: int = 4
+    """The autoscaling ceiling."""
+    target_invocations_per_instance: int = 600
+    """Autoscaling target (invocations per instance per minute)."""
+    serverless_memory_mb: int = 2048
+    """Memory of a serverless endpoint."""
+    serverless_max_concurrency: int = 5
+    """Concurrency of a serverless endpoint."""
+
+
+@dataclass
+class RealtimeEndpointArgs:
+    endpoint_name: str
+    """Name of the endpoint (known before it exists, so alarms can watch it)."""
+    model_package_arn: str
+    """Approved model package to serve."""
+    account_id: pulumi.Input[str]
+    """Account of the stack."""
+    region: str
+    """Region of the stack."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for volumes and captured data."""
+    artifacts_bucket_name: pulumi.Input[str]
+    """Bucket with model artifacts (`training/`) and captured data (`data-capture/`)."""
+    artifacts_bucket_arn: pulumi.Input[str]
+    """Its ARN."""
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets the model containers run in."""
+    security_group_ids: Sequence[pulumi.Input[str]]
+    """Security groups of the model containers."""
+    image_repository_arns: Sequence[str]
+    """ECR repositories the model package images come from (pull rights)."""
+    capacity: EndpointCapacity
+    """Instances or serverless."""
+    data_capture_percent: int = 0
+    """Share of requests and responses captured for monitoring (instances only)."""
+    shadow_model_package_arn: str | None = None
+    """Challenger served a copy of the traffic (instances only)."""
+    canary_percent: int = 10
+    """Capacity that takes traffic first in a blue/green update."""
+    canary_wait_minutes: int = 10
+    """Baking time of the canary."""
+    rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
+    """Alarms that roll an update back while it bakes."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags and lineage tags."""
+
+
+class RealtimeEndpoint(pulumi.ComponentResource):
+    """A VPC-only, network-isolated model from an approved package, its endpoint configuration
+    (KMS, data capture, optional shadow variant) and the endpoint. On instances: blue/green
+    updates that shift a canary first and roll back on alarms, and target-tracking
+    autoscaling on invocations per instance. Serverless: scales to zero."""
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_arn: pulumi.Output[str]
+    data_capture_uri: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: RealtimeEndpointArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:serving:RealtimeEndpoint", name, None, opts)
+        capacity = args.capacity
+        if capacity.serverless and (args.data_capture_percent or args.shadow_model_package_arn):
+            raise ValueError("serverless endpoints support neither data capture nor shadows")
+        if capacity.max_instances < capacity.min_instances:
+            raise ValueError("max_instances is below min_instances")
+        tags = dict(args.tags) | {"mlkit:component": "serving"}
+        child = pulumi.ResourceOptions(parent=self)
+        bucket_arn = args.artifacts_bucket_arn
+        account_arn = pulumi.Output.concat(":", args.region, ":", args.account_id, ":")
+
+        role = service_role(
+            f"{name}-role",
+            service="sagemaker.amazonaws.com",
+            account_id=args.account_id,
+            statements=[
+                allow(
+                    ["s3:GetObject"],
+                    [pulumi.Output.concat(bucket_arn, "/training/*")],
+                    sid="ModelArtifacts",
+                ),
+                allow(
+                    ["s3:PutObject"],
+                    [pulumi.Output.concat(bucket_arn, "/data-capture/*")],
+                    sid="DataCapture",
+                ),
+                allow(["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="Key"),
+                allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),
+                allow(IMAGE_PULL_ACTIONS, list(args.image_repository_arns), sid="ModelImages"),
+                allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
+                allow(
+                    VPC_INTERFACE_ACTIONS,
+                    [
+                        pulumi.Output.concat("arn:aws:ec2", account_arn, kind)
+                        for kind in ("network-interface/*", "subnet/*", "security-group/*")
+                    ],
+                    sid="VpcInterfaces",
+                ),
+                allow(
+                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    [
+                        pulumi.Output.concat(
+                            "arn:aws:logs", account_arn, "log-group:/aws/sagemaker/Endpoints/*"
+                        )
+                    ],
+                    sid="Logs",
+                ),
+                allow(["cloudwatch:PutMetricData"], ["*"], sid="Metrics"),
+            ],
+            tags=tags,
+            parent=self,
+        )
+
+        def model(role_name: str, package_arn: str) -> aws.sagemaker.Model:
+            return aws.sagemaker.Model(
+                f"{name}-{role_name}-model",
+                primary_container={"model_package_name": package_arn},
+                execution_role_arn=role.arn,
+                enable_network_isolation=True,
+                vpc_config={
+                    "subnets": args.subnet_ids,
+                    "security_group_ids": list(args.security_group_ids),
+                },
+                tags=resource_tags(
+                    f"{name}-{role_name}-model", tags, {"mlkit:model-package": package_arn}
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            )
+
+        primary = model(PRIMARY_VARIANT, args.model_package_arn)
+        if capacity.serverless:
+            variant = {
+                "variant_name": PRIMARY_VARIANT,
+                "model_name": primary.name,
+                "serverless_config": {
+                    "memory_size_in_mb": capacity.serverless_memory_mb,
+                    "max_concurrency": capacity.serverless_max_concurrency,
+                },
+            }
+        else:
+            variant = {
+                "variant_name": PRIMARY_VARIANT,
+                "model_name": primary.name,
+                "instance_type": capacity.instance_type,
+                "initial_instance_count": capacity.min_instances,
+                "initial_variant_weight": 1,
+            }
+        shadows = []
+        if args.shadow_model_package_arn:
+            shadow = model(SHADOW_VARIANT, args.shadow_model_package_arn)
+            shadows = [
+                {
+                    "variant_name": SHADOW_VARIANT,
+                    "model_name": shadow.name,
+                    "instance_type": capacity.instance_type,
+                    "initial_instance_count": 1,
+                    "initial_variant_weight": 1,
+                }
+            ]
+        self.data_capture_uri = None
+        data_capture = None
+        if args.data_capture_percent:
+            self.data_capture_uri = pulumi.Output.concat(
+                "s3://", args.artifacts_bucket_name, "/data-capture/", args.endpoint_name
+            )
+            data_capture = {
+                "enable_capture": True,
+                "initial_sampling_percentage": args.data_capture_percent,
+                "destination_s3_uri": self.data_capture_uri,
+                "kms_key_id": args.kms_key_arn,
+                "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+                "capture_content_type_header": {"csv_content_types": ["text/csv"]},
+            }
+        config = aws.sagemaker.EndpointConfiguration(
+            f"{name}-config",
+            production_variants=[variant],
+            shadow_production_variants=shadows or None,
+            data_capture_config=data_capture,
+            # SageMaker rejects a volume key for serverless variants (they have no volume).
+            kms_key_arn=None if capacity.serverless else args.kms_key_arn,
+            tags=resource_tags(f"{name}-config", tags),
+            opts=child,
+        )
+        deployment = None
+        if not capacity.serverless:
+            deployment = {
+                "blue_green_update_policy": {
+                    "traffic_routing_configuration": {
+                        "type": "CANARY",
+                        "canary_size": {"type": "CAPACITY_PERCENT", "value": args.canary_percent},
+                        "wait_interval_in_seconds": args.canary_wait_minutes * 60,
+                    },
+                    "termination_wait_in_seconds": 300,
+                },
+                "auto_rollback_configuration": {
+                    "alarms": [{"alarm_name": alarm} for alarm in args.rollback_alarm_names]
+                }
+                if args.rollback_alarm_names
+                else None,
+            }
+        endpoint = aws.sagemaker.Endpoint(
+            f"{name}-endpoint",
+            name=args.endpoint_name,
+            endpoint_config_name=config.name,
+            deployment_config=deployment,
+            tags=resource_tags(f"{name}-endpoint", tags),
+            opts=child,
+        )
+        if not capacity.serverless:
+            target = aws.appautoscaling.Target(
+                f"{name}-scaling-target",
+                service_namespace="sagemaker",
+                resource_id=pulumi.Output.concat(
+                    "endpoint/", endpoint.name, "/variant/", PRIMARY_VARIANT
+                ),
+                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+                min_capacity=capacity.min_instances,
+                max_capacity=capacity.max_instances,
+                tags=resource_tags(f"{name}-scaling-target", tags),
+                opts=child,
+            )
+            aws.appautoscaling.Policy(
+                f"{name}-scaling-policy",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                resource_id=target.resource_id,
+                scalable_dimension=target.scalable_dimension,
+                target_tracking_scaling_policy_configuration={
+                    "target_value": capacity.target_invocations_per_instance,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+                    },
+                    # Scale out fast on a spike, in slowly so a dip does not drop capacity.
+                    "scale_out_cooldown": 60,
+                    "scale_in_cooldown": 300,
+                },
+                opts=child,
+            )
+        self.endpoint_name = endpoint.name
+        self.endpoint_arn = endpoint.arn
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_arn": self.endpoint_arn,
+                "data_capture_uri": self.data_capture_uri,
+            }
+        )

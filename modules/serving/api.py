@@ -1,0 +1,224 @@
+"""The scoring API: an authenticated HTTP API in front of the scoring Lambda."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import Durability, resource_tags
+from modules.observability import encrypted_log_group
+from modules.security.iam import allow, service_role
+
+SCORING_CODE = "functions/scoring"
+LAMBDA_RUNTIME = "python3.12"
+ROUTE = "POST /score"
+# One JSON line per request, for audit next to the Lambda's own decision log.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "caller": "$context.identity.caller",
+        "principal": "$context.authorizer.principalId",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "time": "$context.requestTime",
+    },
+    sort_keys=True,
+)
+
+
+@dataclass
+class JwtAuth:
+    """Callers present a JWT from this identity provider."""
+
+    issuer: str
+    """Issuer URL (e.g. a Cognito user pool or an OIDC provider)."""
+    audience: Sequence[str]
+    """Accepted audiences."""
+
+
+@dataclass
+class ScoringApiArgs:
+    account_id: pulumi.Input[str]
+    """Account of the stack."""
+    region: str
+    """Region of the stack."""
+    endpoint_name: pulumi.Input[str]
+    """Endpoint the Lambda invokes."""
+    endpoint_arn: pulumi.Input[str]
+    """Its ARN."""
+    model_package_arn: str
+    """Package the endpoint serves, returned to callers as the model version."""
+    model_schema: Mapping[str, Any]
+    """The model's input schema (see functions/scoring/handler.py), enforced per request."""
+    feature_group_arns: Sequence[pulumi.Input[str]]
+    """Online groups the Lambda reads."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for logs and the Lambda environment."""
+    log_retention_days: int
+    """Retention of the API's and the Lambda's logs (the audit trail)."""
+    durability: Durability
+    """Durability of the log groups."""
+    jwt: JwtAuth | None = None
+    """JWT authorization; None means IAM (SigV4-signed callers)."""
+    throttle_rate: int = 500
+    """Steady requests per second the API accepts."""
+    throttle_burst: int = 1000
+    """Burst the API accepts."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack and lineage tags."""
+
+
+class ScoringApi(pulumi.ComponentResource):
+    """`POST /score` on an API Gateway HTTP API with IAM or JWT authorization, throttling
+    and JSON access logs, proxied to the scoring Lambda (`functions/scoring`), which validates
+    the request against the model's input schema, reads online features, invokes the endpoint
+    and logs one audit line per decision."""
+
+    api_endpoint: pulumi.Output[str]
+    score_url: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ScoringApiArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlkit:serving:ScoringApi", name, None, opts)
+        if args.jwt is not None and not (args.jwt.issuer and args.jwt.audience):
+            raise ValueError("JWT authorization needs an issuer and at least one audience")
+        tags = dict(args.tags) | {"mlkit:component": "serving"}
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = f"{name}-scoring"
+
+        function_logs = encrypted_log_group(
+            f"{name}-scoring-logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.kms_key_arn,
+            durability=args.durability,
+            tags=tags,
+            parent=self,
+        )
+        access_logs = encrypted_log_group(
+            f"{name}-access-logs",
+            log_group_name=f"/mlkit/{name}/access",
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.kms_key_arn,
+            durability=args.durability,
+            tags=tags,
+            parent=self,
+        )
+        role = service_role(
+            f"{name}-scoring-role",
+            service="lambda.amazonaws.com",
+            account_id=args.account_id,
+            statements=[
+                allow(["sagemaker:InvokeEndpoint"], [args.endpoint_arn], sid="InvokeModel"),
+                allow(["sagemaker:GetRecord"], list(args.feature_group_arns), sid="OnlineFeatures"),
+                allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
+                allow(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [pulumi.Output.concat(function_logs.arn, ":*")],
+                    sid="Logs",
+                ),
+            ],
+            tags=tags,
+            parent=self,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-scoring",
+            name=function_name,
+            runtime=LAMBDA_RUNTIME,
+            handler="handler.handler",
+            code=pulumi.FileArchive(SCORING_CODE),
+            role=role.arn,
+            memory_size=512,
+            timeout=15,
+            kms_key_arn=args.kms_key_arn,
+            environment={
+                "variables": {
+                    "ENDPOINT_NAME": args.endpoint_name,
+                    "MODEL_PACKAGE_ARN": args.model_package_arn,
+                    "MODEL_SCHEMA": json.dumps(args.model_schema, sort_keys=True),
+                }
+            },
+            logging_config={"log_format": "Text", "log_group": function_logs.name},
+            tags=resource_tags(f"{name}-scoring", tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[function_logs]),
+        )
+        api = aws.apigatewayv2.Api(
+            f"{name}-api",
+            protocol_type="HTTP",
+            description=f"mlkit scoring API of {name}",
+            tags=resource_tags(f"{name}-api", tags),
+            opts=child,
+        )
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=function.invoke_arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=15000,
+            opts=child,
+        )
+        route_auth: dict[str, Any] = {"authorization_type": "AWS_IAM"}
+        if args.jwt is not None:
+            authorizer = aws.apigatewayv2.Authorizer(
+                f"{name}-jwt",
+                api_id=api.id,
+                authorizer_type="JWT",
+                identity_sources=["$request.header.Authorization"],
+                jwt_configuration={
+                    "issuer": args.jwt.issuer,
+                    "audiences": list(args.jwt.audience),
+                },
+                opts=child,
+            )
+            route_auth = {"authorization_type": "JWT", "authorizer_id": authorizer.id}
+        aws.apigatewayv2.Route(
+            f"{name}-route",
+            api_id=api.id,
+            route_key=ROUTE,
+            target=pulumi.Output.concat("integrations/", integration.id),
+            **route_auth,
+            opts=child,
+        )
+        stage = aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            access_log_settings={
+                "destination_arn": access_logs.arn,
+                "format": ACCESS_LOG_FORMAT,
+            },
+            default_route_settings={
+                "throttling_rate_limit": args.throttle_rate,
+                "throttling_burst_limit": args.throttle_burst,
+            },
+            tags=resource_tags(f"{name}-stage", tags),
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
+            opts=child,
+        )
+        self.api_endpoint = api.api_endpoint
+        self.score_url = pulumi.Output.concat(stage.invoke_url, "score")
+        self.function_name = function.name
+        self.register_outputs(
+            {
+                "api_endpoint": self.api_endpoint,
+                "score_url": self.score_url,
+                "function_name": self.function_name,
+            }
+        )
