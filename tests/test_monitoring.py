@@ -1,0 +1,162 @@
+"""Monitoring module: alarm metrics, thresholds in the metric's units, the retraining trigger."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.common import Durability
+from modules.monitoring import (
+    EndpointAlarms,
+    EndpointAlarmsArgs,
+    FeaturePipelineAlarms,
+    PipelineAlarmsArgs,
+    RetrainingTrigger,
+    RetrainingTriggerArgs,
+    dashboard_body,
+)
+
+TOPIC = "arn:aws:sns:eu-west-1:111122223333:alerts"
+TAGS = {"owner": "team", "cost-center": "1"}
+
+
+def test_endpoint_alarms(record_program) -> None:
+    args = EndpointAlarmsArgs(
+        endpoint_name="fraud",
+        variant_name="primary",
+        alert_topic_arn=TOPIC,
+        latency_p99_ms=80,
+        max_5xx_per_5_minutes=3,
+        tags=TAGS,
+    )
+    recording = record_program(lambda: EndpointAlarms("e", args))
+    latency = recording.named("e-latency").inputs
+    assert {k: v for k, v in latency.items() if k not in ("tags", "alarmDescription")} == {
+        "actionsEnabled": True,
+        "alarmActions": [TOPIC],
+        "comparisonOperator": "GreaterThanThreshold",
+        "datapointsToAlarm": 5,
+        "dimensions": {"EndpointName": "fraud", "VariantName": "primary"},
+        "evaluationPeriods": 5,
+        "extendedStatistic": "p99",
+        "metricName": "ModelLatency",
+        "name": "fraud-latency-p99",
+        "namespace": "AWS/SageMaker",
+        "okActions": [TOPIC],
+        "period": 60,
+        "threshold": 80000,
+        "treatMissingData": "notBreaching",
+    }
+    errors = recording.named("e-5xx").inputs
+    assert (errors["metricName"], errors["statistic"], errors["threshold"], errors["period"]) == (
+        "Invocation5XXErrors",
+        "Sum",
+        3,
+        300,
+    )
+    assert recording.named("e-4xx").inputs["metricName"] == "Invocation4XXErrors"
+
+
+def test_feature_pipeline_alarms(record_program) -> None:
+    args = PipelineAlarmsArgs(
+        aggregator_function_name="agg",
+        dead_letter_queue_name="dlq",
+        alert_topic_arn=TOPIC,
+        max_iterator_age_seconds=45,
+        tags=TAGS,
+    )
+    recording = record_program(lambda: FeaturePipelineAlarms("p", args))
+    age = recording.named("p-iterator-age").inputs
+    assert (age["name"], age["metricName"], age["statistic"], age["threshold"]) == (
+        "agg-iterator-age",
+        "IteratorAge",
+        "Maximum",
+        45000,
+    )
+    dead = recording.named("p-dead-letters").inputs
+    assert (dead["namespace"], dead["dimensions"], dead["threshold"]) == (
+        "AWS/SQS",
+        {"QueueName": "dlq"},
+        0,
+    )
+    assert recording.named("p-aggregator-errors").inputs["dimensions"] == {"FunctionName": "agg"}
+
+
+def trigger(record_program, **overrides):
+    args = RetrainingTriggerArgs(
+        account_id="111122223333",
+        region="eu-west-1",
+        alarm_names=["fraud-drift"],
+        pipeline_name="fraud-training",
+        min_interval_hours=12,
+        kms_key_arn="arn:aws:kms:k",
+        log_retention_days=30,
+        durability=Durability.from_setting("destroy"),
+        tags=TAGS,
+    )
+    for key, value in overrides.items():
+        setattr(args, key, value)
+    return record_program(lambda: RetrainingTrigger("r", args))
+
+
+def test_retraining_trigger_wires_alarm_to_guarded_pipeline_start(record_program) -> None:
+    recording = trigger(record_program)
+    pattern = json.loads(recording.named("r-rule").inputs["eventPattern"])
+    assert pattern == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": ["fraud-drift"], "state": {"value": ["ALARM"]}},
+    }
+    guard = recording.named("r-guard").inputs
+    assert guard["environment"]["variables"] == {
+        "PIPELINE_NAME": "fraud-training",
+        "MIN_INTERVAL_HOURS": "12",
+    }
+    policy = json.loads(recording.named("r-guard-role-policy").inputs["policy"])
+    assert policy["Statement"][0]["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:111122223333:pipeline/fraud-training"
+    ]
+    permission = recording.named("r-invoke").inputs
+    assert permission["principal"] == "events.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"alarm_names": []}, "a retraining trigger needs at least one alarm"),
+        ({"min_interval_hours": 0}, "min_interval_hours must be positive"),
+    ],
+)
+def test_retraining_trigger_rejects_bad_args(record_program, overrides, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        trigger(record_program, **overrides)
+
+
+def test_dashboard_shows_the_endpoint_only_when_deployed() -> None:
+    with_endpoint = json.loads(
+        dashboard_body(
+            region="eu-west-1",
+            endpoint_name="fraud",
+            variant_name="primary",
+            aggregator_function_name="agg",
+            dead_letter_queue_name="dlq",
+        )
+    )
+    without = json.loads(
+        dashboard_body(
+            region="eu-west-1",
+            endpoint_name=None,
+            variant_name="primary",
+            aggregator_function_name="agg",
+            dead_letter_queue_name="dlq",
+        )
+    )
+    titles = [w["properties"]["title"] for w in with_endpoint["widgets"]]
+    assert titles == [
+        "Model latency (p99, microseconds)",
+        "Invocations and errors",
+        "Feature freshness: aggregator iterator age (ms)",
+        "Aggregator errors and dead letters",
+    ]
+    assert [w["properties"]["title"] for w in without["widgets"]] == titles[2:]

@@ -1,0 +1,144 @@
+"""The realtime-fraud blueprint as a whole: what prod holds, how dev differs, the fresh-account
+path, and that the scoring API's schema is one the handler accepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from blueprints.plan import plan_stack
+from functions.scoring.handler import validate_schema
+
+
+def by_type(plan, type_):
+    return plan.recording.of_type(type_)
+
+
+def test_prod_has_the_whole_serving_path(plan_of) -> None:
+    plan = plan_of("fraud-prod")
+    groups = {
+        g.inputs["featureGroupName"]: g.inputs
+        for g in by_type(plan, "aws:sagemaker/featureGroup:FeatureGroup")
+    }
+    cards = groups["fraud-prod-features-card-aggregates"]
+    assert cards["onlineStoreConfig"]["enableOnlineStore"] is True
+    assert cards["offlineStoreConfig"]["tableFormat"] == "Iceberg"
+    assert by_type(plan, "aws:kinesis/stream:Stream")[0].inputs["streamModeDetails"] == {
+        "streamMode": "ON_DEMAND"
+    }
+    config = by_type(plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")[0].inputs
+    assert config["productionVariants"][0]["initialInstanceCount"] == 2
+    assert config["dataCaptureConfig"]["initialSamplingPercentage"] == 20
+    target = by_type(plan, "aws:appautoscaling/target:Target")[0].inputs
+    assert (target["minCapacity"], target["maxCapacity"]) == (2, 6)
+    assert len(by_type(plan, "aws:appautoscaling/policy:Policy")) == 1
+    assert (
+        by_type(plan, "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer")[0].inputs[
+            "trackingServerSize"
+        ]
+        == "Medium"
+    )
+    alarms = {a.inputs["name"] for a in by_type(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert {"fraud-prod-fraud-latency-p99", "fraud-prod-fraud-5xx"} <= alarms
+    rollback = by_type(plan, "aws:sagemaker/endpoint:Endpoint")[0].inputs["deploymentConfig"]
+    assert rollback["autoRollbackConfiguration"]["alarms"] == [
+        {"alarmName": "fraud-prod-fraud-latency-p99"},
+        {"alarmName": "fraud-prod-fraud-5xx"},
+    ]
+    assert plan.recording.outputs["scoreUrl"].endswith("/score")
+
+
+def shape(plan) -> dict[str, str]:
+    """name (without the stack prefix) -> type, for every cloud resource."""
+    stack = plan.stack.name
+    return {r.name.removeprefix(stack): r.type for r in plan.recording.resources if r.custom}
+
+
+def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
+    dev, prod = plan_of("fraud-dev"), plan_of("fraud-prod")
+    only_prod = sorted(set(shape(prod)) - set(shape(dev)))
+    only_dev = sorted(set(shape(dev)) - set(shape(prod)))
+    assert only_dev == []
+    assert only_prod == [
+        "-network-ecr-api-endpoint",
+        "-network-ecr-dkr-endpoint",
+        "-network-endpoint-sg",
+        "-network-flow-log",
+        "-network-flow-logs",
+        "-network-flow-logs-role",
+        "-network-flow-logs-role-policy",
+        "-network-logs-endpoint",
+        "-network-private-eu-west-1c",
+        "-network-private-eu-west-1c-rt",
+        "-network-sagemaker-api-endpoint",
+        "-network-sagemaker-runtime-endpoint",
+        "-network-sts-endpoint",
+        "-observability-alerts-email-0",
+        "-serving-scaling-policy",
+        "-serving-scaling-target",
+    ]
+    # Same names, different capacity and durability.
+    assert shape(dev)["-fraud-model-mlflow"] == "aws:sagemaker/mlflowApp:MlflowApp"
+    assert shape(prod)["-fraud-model-mlflow"] == (
+        "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
+    )
+    dev_variant = by_type(dev, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")[0]
+    assert "serverlessConfig" in dev_variant.inputs["productionVariants"][0]
+    assert "dataCaptureConfig" not in dev_variant.inputs
+    assert not any(r.protect for r in dev.recording.resources)
+    assert by_type(dev, "aws:kinesis/stream:Stream")[0].inputs["shardCount"] == 1
+
+
+def test_fresh_account_deploys_without_endpoint_and_says_so(tmp_path: Path) -> None:
+    stack = yaml.safe_load(Path("stacks/Pulumi.fraud-dev.yaml").read_text())
+    del stack["config"]["mlkit:serving"]
+    path = tmp_path / "Pulumi.fraud-fresh.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    plan = plan_stack(str(path))
+    types = {r.type for r in plan.recording.resources}
+    for absent in (
+        "aws:sagemaker/endpoint:Endpoint",
+        "aws:sagemaker/model:Model",
+        "aws:apigatewayv2/api:Api",
+    ):
+        assert absent not in types
+    assert "aws:sagemaker/featureGroup:FeatureGroup" in types
+    assert plan.recording.outputs["endpoint"] == (
+        "not deployed: set mlkit:serving.modelPackageArn to an approved model package"
+    )
+
+
+def test_published_schema_is_one_the_scoring_handler_accepts(plan_of) -> None:
+    for stack in ("fraud-dev", "fraud-staging", "fraud-prod"):
+        schema = plan_of(stack).recording.outputs["modelInputSchema"]
+        validate_schema(schema)
+        function = next(
+            r for r in plan_of(stack).recording.resources if r.name == f"{stack}-scoring-scoring"
+        )
+        assert json.loads(function.inputs["environment"]["variables"]["MODEL_SCHEMA"]) == schema
+
+
+def test_schema_is_derived_from_the_feature_groups(plan_of) -> None:
+    schema = plan_of("fraud-dev").recording.outputs["modelInputSchema"]
+    assert schema["request"] == [
+        {"name": "amount", "type": "fractional"},
+        {"name": "card_id", "type": "string"},
+        {"name": "customer_id", "type": "string"},
+    ]
+    cards, customers = schema["lookups"]
+    assert (cards["featureGroup"], cards["key"]) == (
+        "fraud-dev-features-card-aggregates",
+        "card_id",
+    )
+    assert cards["defaults"] == {
+        "txn_amount_10m": 0.0,
+        "txn_amount_1h": 0.0,
+        "txn_amount_24h": 0.0,
+        "txn_count_10m": 0,
+        "txn_count_1h": 0,
+        "txn_count_24h": 0,
+    }
+    assert customers["defaults"] == {}
+    assert schema["order"][0] == "amount"

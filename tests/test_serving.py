@@ -1,0 +1,244 @@
+"""Serving module and scoring API: exact inputs per capacity mode, guardrails, auth."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.common import Durability
+from modules.serving import EndpointCapacity, RealtimeEndpoint, RealtimeEndpointArgs
+from modules.serving.api import JwtAuth, ScoringApi, ScoringApiArgs
+
+PACKAGE = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/g/3"
+SHADOW = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/g/4"
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/k"
+REPO = "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
+INSTANCES = EndpointCapacity(
+    serverless=False,
+    instance_type="ml.c5.xlarge",
+    min_instances=2,
+    max_instances=6,
+    target_invocations_per_instance=700,
+)
+SERVERLESS = EndpointCapacity(
+    serverless=True, serverless_memory_mb=3072, serverless_max_concurrency=8
+)
+
+
+def endpoint(record_program, capacity, **overrides):
+    args = RealtimeEndpointArgs(
+        endpoint_name="fraud",
+        model_package_arn=PACKAGE,
+        account_id="111122223333",
+        region="eu-west-1",
+        kms_key_arn=KEY,
+        artifacts_bucket_name="artifacts",
+        artifacts_bucket_arn="arn:aws:s3:::artifacts",
+        subnet_ids=["subnet-a", "subnet-b"],
+        security_group_ids=["sg-1"],
+        image_repository_arns=[REPO],
+        capacity=capacity,
+        rollback_alarm_names=["fraud-latency-p99", "fraud-5xx"],
+        tags={"owner": "team", "cost-center": "1"},
+    )
+    for key, value in overrides.items():
+        setattr(args, key, value)
+    return record_program(lambda: RealtimeEndpoint("s", args))
+
+
+def test_model_is_vpc_only_isolated_and_from_the_package(record_program) -> None:
+    model = endpoint(record_program, INSTANCES).named("s-primary-model").inputs
+    assert model["primaryContainer"] == {"modelPackageName": PACKAGE}
+    assert model["enableNetworkIsolation"] is True
+    assert model["vpcConfig"] == {"securityGroupIds": ["sg-1"], "subnets": ["subnet-a", "subnet-b"]}
+    assert model["tags"]["mlkit:model-package"] == PACKAGE
+
+
+def test_instances_capture_data_and_deploy_blue_green_with_rollback(record_program) -> None:
+    recording = endpoint(
+        record_program,
+        INSTANCES,
+        data_capture_percent=20,
+        canary_percent=10,
+        canary_wait_minutes=15,
+    )
+    config = recording.named("s-config").inputs
+    assert config["productionVariants"] == [
+        {
+            "initialInstanceCount": 2,
+            "initialVariantWeight": 1,
+            "instanceType": "ml.c5.xlarge",
+            "modelName": "s-primary-model",
+            "variantName": "primary",
+        }
+    ]
+    assert config["kmsKeyArn"] == KEY
+    assert config["dataCaptureConfig"] == {
+        "captureContentTypeHeader": {"csvContentTypes": ["text/csv"]},
+        "captureOptions": [{"captureMode": "Input"}, {"captureMode": "Output"}],
+        "destinationS3Uri": "s3://artifacts/data-capture/fraud",
+        "enableCapture": True,
+        "initialSamplingPercentage": 20,
+        "kmsKeyId": KEY,
+    }
+    deployment = recording.named("s-endpoint").inputs["deploymentConfig"]
+    assert deployment == {
+        "autoRollbackConfiguration": {
+            "alarms": [{"alarmName": "fraud-latency-p99"}, {"alarmName": "fraud-5xx"}]
+        },
+        "blueGreenUpdatePolicy": {
+            "terminationWaitInSeconds": 300,
+            "trafficRoutingConfiguration": {
+                "canarySize": {"type": "CAPACITY_PERCENT", "value": 10},
+                "type": "CANARY",
+                "waitIntervalInSeconds": 900,
+            },
+        },
+    }
+
+
+def test_instances_autoscale_on_invocations_per_instance(record_program) -> None:
+    recording = endpoint(record_program, INSTANCES)
+    target = recording.named("s-scaling-target").inputs
+    assert {k: v for k, v in target.items() if k != "tags"} == {
+        "maxCapacity": 6,
+        "minCapacity": 2,
+        "resourceId": "endpoint/fraud/variant/primary",
+        "scalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "serviceNamespace": "sagemaker",
+    }
+    policy = recording.named("s-scaling-policy").inputs
+    assert policy["policyType"] == "TargetTrackingScaling"
+    assert policy["targetTrackingScalingPolicyConfiguration"] == {
+        "predefinedMetricSpecification": {
+            "predefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+        },
+        "scaleInCooldown": 300,
+        "scaleOutCooldown": 60,
+        "targetValue": 700,
+    }
+
+
+def test_serverless_scales_to_zero_without_capture_canary_or_scaling(record_program) -> None:
+    recording = endpoint(record_program, SERVERLESS)
+    config = recording.named("s-config").inputs
+    assert config["productionVariants"] == [
+        {
+            "modelName": "s-primary-model",
+            "serverlessConfig": {"maxConcurrency": 8, "memorySizeInMb": 3072},
+            "variantName": "primary",
+        }
+    ]
+    assert "kmsKeyArn" not in config and "dataCaptureConfig" not in config
+    assert "deploymentConfig" not in recording.named("s-endpoint").inputs
+    assert recording.of_type("aws:appautoscaling/target:Target") == []
+
+
+def test_shadow_variant_serves_the_challenger(record_program) -> None:
+    recording = endpoint(record_program, INSTANCES, shadow_model_package_arn=SHADOW)
+    shadow = recording.named("s-config").inputs["shadowProductionVariants"]
+    assert shadow == [
+        {
+            "initialInstanceCount": 1,
+            "initialVariantWeight": 1,
+            "instanceType": "ml.c5.xlarge",
+            "modelName": "s-shadow-model",
+            "variantName": "shadow",
+        }
+    ]
+    assert recording.named("s-shadow-model").inputs["primaryContainer"] == {
+        "modelPackageName": SHADOW
+    }
+
+
+def test_model_role_is_scoped(record_program) -> None:
+    policy = json.loads(endpoint(record_program, INSTANCES).named("s-role-policy").inputs["policy"])
+    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    assert resources["ModelArtifacts"] == ["arn:aws:s3:::artifacts/training/*"]
+    assert resources["DataCapture"] == ["arn:aws:s3:::artifacts/data-capture/*"]
+    assert resources["ModelImages"] == [REPO]
+    assert resources["VpcInterfaces"] == [
+        "arn:aws:ec2:eu-west-1:111122223333:network-interface/*",
+        "arn:aws:ec2:eu-west-1:111122223333:subnet/*",
+        "arn:aws:ec2:eu-west-1:111122223333:security-group/*",
+    ]
+
+
+def test_serverless_with_capture_is_a_construction_error(record_program) -> None:
+    with pytest.raises(ValueError, match="serverless endpoints support neither data capture"):
+        endpoint(record_program, SERVERLESS, data_capture_percent=10)
+
+
+SCHEMA = {
+    "request": [{"name": "amount", "type": "fractional"}, {"name": "card_id", "type": "string"}],
+    "lookups": [
+        {
+            "featureGroup": "fg-cards",
+            "key": "card_id",
+            "features": [{"name": "txn_count_10m", "type": "integral"}],
+            "defaults": {"txn_count_10m": 0},
+        }
+    ],
+    "order": ["amount", "txn_count_10m"],
+}
+
+
+def api(record_program, jwt=None):
+    args = ScoringApiArgs(
+        account_id="111122223333",
+        region="eu-west-1",
+        endpoint_name="fraud",
+        endpoint_arn="arn:aws:sagemaker:eu-west-1:111122223333:endpoint/fraud",
+        model_package_arn=PACKAGE,
+        model_schema=SCHEMA,
+        feature_group_arns=["arn:aws:sagemaker:eu-west-1:111122223333:feature-group/fg-cards"],
+        kms_key_arn=KEY,
+        log_retention_days=30,
+        durability=Durability.from_setting("destroy"),
+        jwt=jwt,
+        tags={"owner": "team", "cost-center": "1"},
+    )
+    return record_program(lambda: ScoringApi("a", args))
+
+
+def test_scoring_lambda_gets_the_schema_and_model_version(record_program) -> None:
+    function = api(record_program).named("a-scoring").inputs
+    assert function["environment"]["variables"] == {
+        "ENDPOINT_NAME": "fraud",
+        "MODEL_PACKAGE_ARN": PACKAGE,
+        "MODEL_SCHEMA": json.dumps(SCHEMA, sort_keys=True),
+    }
+    assert function["code"] == {"fileArchive": "functions/scoring"}
+
+
+def test_iam_auth_by_default_and_jwt_when_asked(record_program) -> None:
+    route = api(record_program).named("a-route").inputs
+    assert (route["routeKey"], route["authorizationType"]) == ("POST /score", "AWS_IAM")
+    recording = api(record_program, JwtAuth("https://idp.example", ["scoring"]))
+    assert recording.named("a-route").inputs["authorizationType"] == "JWT"
+    assert recording.named("a-jwt").inputs["jwtConfiguration"] == {
+        "audiences": ["scoring"],
+        "issuer": "https://idp.example",
+    }
+
+
+def test_stage_logs_every_request_and_throttles(record_program) -> None:
+    stage = api(record_program).named("a-stage").inputs
+    assert stage["accessLogSettings"]["destinationArn"] == (
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/mlkit/a/access"
+    )
+    assert json.loads(stage["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
+    assert stage["defaultRouteSettings"] == {
+        "throttlingBurstLimit": 1000,
+        "throttlingRateLimit": 500,
+    }
+
+
+def test_scoring_role_reads_only_its_groups_and_endpoint(record_program) -> None:
+    policy = json.loads(api(record_program).named("a-scoring-role-policy").inputs["policy"])
+    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    assert resources["InvokeModel"] == ["arn:aws:sagemaker:eu-west-1:111122223333:endpoint/fraud"]
+    assert resources["OnlineFeatures"] == [
+        "arn:aws:sagemaker:eu-west-1:111122223333:feature-group/fg-cards"
+    ]
