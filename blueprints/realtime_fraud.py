@@ -8,9 +8,7 @@ two cannot skew.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,6 +16,7 @@ import pulumi
 from blueprints import Blueprint
 from blueprints.base import BASE_COMPONENTS, PlatformBase, build_platform_base, code_version
 from blueprints.settings import StackSettings
+from functions.training.definition import load_images
 from modules.feature_store import (
     FeatureGroupSpec,
     FeatureStore,
@@ -42,19 +41,16 @@ from modules.serving import (
     RealtimeEndpointArgs,
 )
 from modules.serving.api import JwtAuth, ScoringApi, ScoringApiArgs
+from modules.training import Training, TrainingArgs, image_repository_arn
 
 TRANSACTIONS_GROUP = "transactions"
-# Region -> container images of the training pipeline, generated with the sagemaker SDK.
-IMAGES_FILE = Path(__file__).resolve().parent.parent / "functions" / "training" / "images.json"
 NO_ENDPOINT = "not deployed: set mlkit:serving.modelPackageArn to an approved model package"
-
-
-def image_repository_arn(image_uri: str) -> str:
-    """`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` -> the repository's ARN."""
-    registry, _, path = image_uri.partition("/")
-    account, _, rest = registry.partition(".dkr.ecr.")
-    region = rest.split(".amazonaws.com")[0]
-    return f"arn:aws:ecr:{region}:{account}:repository/{path.split(':')[0]}"
+# The training pipeline's data-set step reads these groups (pipeline parameter -> group).
+PIPELINE_GROUPS = {
+    "TransactionsS3Uri": "transactions",
+    "CardAggregatesS3Uri": "card_aggregates",
+    "CustomerProfileS3Uri": "customer_profile",
+}
 
 
 def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
@@ -124,6 +120,7 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
             tags=base.tags,
         ),
     )
+    training = train(settings, stack, base, groups, features, metadata)
     serving_outputs = serve(settings, stack, base, groups, features, metadata)
     FeaturePipelineAlarms(
         f"{stack}-feature-alarms",
@@ -155,8 +152,81 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
             "transactionStream": ingestion.stream_name,
             "deadLetterQueueUrl": ingestion.dead_letter_queue_url,
             "dashboard": dashboard.dashboard_name,
+            "trainingPipeline": training.pipeline_name,
+            "imageRepository": training.repository_url,
         }
         | serving_outputs
+    )
+
+
+def train(
+    settings: StackSettings,
+    stack: str,
+    base: PlatformBase,
+    groups: list[FeatureGroupSpec],
+    features: FeatureStore,
+    metadata: Metadata,
+) -> Training:
+    """The training pipeline over the offline store, registering into the model group."""
+    assert settings.training and settings.model
+    missing = sorted(set(PIPELINE_GROUPS.values()) - {g.name for g in groups})
+    if missing:
+        raise settings.config_error(
+            "featureStore.featureGroups",
+            f"the training pipeline reads groups {missing}; declare them",
+        )
+    offline_prefix = pulumi.Output.concat(
+        features.offline_s3_uri,
+        "/",
+        base.account_id,
+        "/sagemaker/",
+        settings.region,
+        "/offline-store/",
+    )
+    by_name = {group.name: group for group in groups}
+    feature_schema = {
+        "featureGroups": [
+            {
+                "name": group.name,
+                "features": [{"name": f, "type": t} for f, t in group.features.items()],
+            }
+            for group in groups
+        ],
+        "label": settings.model.label,
+        "order": [reference.split(".")[1] for reference in settings.model.features],
+    }
+    return Training(
+        f"{stack}-training",
+        TrainingArgs(
+            account_id=base.account_id,
+            region=settings.region,
+            kms_key_arn=base.key.key_arn,
+            durability=base.durability,
+            artifacts_bucket_name=base.artifacts.bucket_name,
+            artifacts_bucket_arn=base.artifacts.bucket_arn,
+            offline_bucket_arn=pulumi.Output.concat("arn:aws:s3:::", features.offline_bucket_name),
+            offline_group_uris={
+                parameter: pulumi.Output.concat(
+                    offline_prefix, deployed_group_name(f"{stack}-features", by_name[g].name)
+                )
+                for parameter, g in PIPELINE_GROUPS.items()
+            },
+            labels_uri=pulumi.Output.concat(
+                "s3://", base.artifacts.bucket_name, "/ground-truth/labels"
+            ),
+            feature_schema=feature_schema,
+            model_package_group_name=metadata.model_package_group_name,
+            model_package_group_arn=metadata.model_package_group_arn,
+            subnet_ids=base.network.private_subnet_ids,
+            security_group_ids=[base.network.workload_security_group_id],
+            images=load_images()[settings.region],
+            auc_threshold=settings.training.auc_threshold,
+            training_instance_type=settings.training.training_instance_type,
+            processing_instance_type=settings.training.processing_instance_type,
+            training_window_days=settings.training.training_window_days,
+            code_version=code_version(),
+            tags=base.tags,
+        ),
     )
 
 
@@ -197,7 +267,7 @@ def serve(
             tags=base.tags,
         ),
     )
-    images = json.loads(IMAGES_FILE.read_text())[settings.region]
+    images = load_images()[settings.region]
     endpoint = RealtimeEndpoint(
         f"{stack}-serving",
         RealtimeEndpointArgs(
@@ -289,6 +359,9 @@ BLUEPRINT = Blueprint(
         "serving": "VPC-only endpoint from an approved package (serverless in dev; "
         "instances with autoscaling, data capture, canary blue/green and rollback alarms "
         "in prod; optional shadow); IAM/JWT scoring API enforcing the model's input schema",
+        "training": "SageMaker pipeline (point-in-time data set from the offline store, "
+        "validate, train, evaluate, AUC gate, register pending approval) in the VPC with "
+        "network isolation; ECR repository (immutable, scanned)",
         "monitoring": "endpoint latency/5xx/4xx alarms, feature freshness and dead-letter "
         "alarms, dashboard",
     },

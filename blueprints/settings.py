@@ -510,7 +510,7 @@ OPTIONAL_SECTIONS = (
 BLUEPRINT_SECTIONS: dict[str, frozenset[str]] = {
     "platform-base": frozenset(),
     "realtime-fraud": frozenset(
-        {"feature_store", "streaming", "model", "metadata", "serving", "monitoring"}
+        {"feature_store", "streaming", "model", "training", "metadata", "serving", "monitoring"}
     ),
 }
 

@@ -1,0 +1,524 @@
+"""Generates the fraud model's training pipeline definition with the sagemaker SDK (v3).
+
+    .venv/bin/python -m functions.training.build_pipeline          # rewrite the JSON files
+    .venv/bin/python -m functions.training.build_pipeline --check  # exit 1 if they are stale
+
+Writes `pipeline.json` (the definition, per-stack values as pipeline parameters or
+placeholders, see `definition.py`) and `images.json` (the SKLearn and XGBoost image URIs per
+region). The Pulumi program reads both and never imports the SDK, which takes seconds to load.
+
+Generation is offline: dummy credentials, a fixed region, an SDK session that neither
+resolves IAM roles nor creates a default bucket, telemetry opted out, and every socket
+connection refused while it runs, so a new SDK version that tries to call AWS fails loudly
+instead of writing account-specific values into the committed files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from functions.training.definition import (
+    FEATURE_GROUPS,
+    IMAGES_PATH,
+    KMS_KEY_PLACEHOLDER,
+    PARAMETERS,
+    ROLE_PLACEHOLDER,
+    SECURITY_GROUP_PLACEHOLDER,
+    SUBNET_PLACEHOLDER,
+    TEMPLATE_PATH,
+)
+
+REGION = "eu-west-1"
+"""Only used to satisfy the SDK; nothing region-specific ends up in pipeline.json."""
+SKLEARN_VERSION = "1.4-2"
+"""SKLearn processing image: Python 3.10, pandas and pyarrow (reads the Parquet offline store)."""
+XGBOOST_VERSION = "1.7-1"
+"""Built-in XGBoost algorithm; the same image trains, evaluates and serves the model."""
+
+HYPERPARAMETERS: dict[str, str | int | float] = {
+    "objective": "binary:logistic",
+    "eval_metric": "auc",
+    "num_round": 400,
+    "early_stopping_rounds": 20,
+    "max_depth": 6,
+    "eta": 0.1,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 1,
+}
+INFERENCE_INSTANCE_TYPES = ["ml.m5.large", "ml.c5.xlarge", "ml.c5.2xlarge", "ml.m5.xlarge"]
+TRANSFORM_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge"]
+VOLUME_SIZE_GB = 30
+MAX_RUNTIME_SECONDS = {
+    "BuildDataset": 7200,
+    "ValidateDataset": 1800,
+    "Train": 7200,
+    "Evaluate": 1800,
+}
+
+CODE_DIR = "/opt/ml/processing/input/code"
+PROCESSING_INPUT = "/opt/ml/processing/input"
+PROCESSING_OUTPUT = "/opt/ml/processing/output"
+EVALUATION_DIR = "/opt/ml/processing/evaluation"
+
+_OFFLINE_ENV = {
+    "AWS_ACCESS_KEY_ID": "offline",
+    "AWS_SECRET_ACCESS_KEY": "offline",
+    "AWS_SESSION_TOKEN": "offline",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # The trainer otherwise simulates the role's IAM policies (a network call).
+    "SAGEMAKER_VALIDATE_ROLE": "false",
+}
+# A config handed to the session, so no config file of the machine running this changes the
+# output, and no telemetry request is sent.
+_SDK_CONFIG = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+# The trainer resolves a role name through IAM; an ARN-shaped stand-in passes untouched and is
+# swapped for the placeholder before the request is built.
+_ROLE_STAND_IN = "arn:aws:iam::000000000000:role/mlkit-role-placeholder"
+
+
+class NetworkAccessError(RuntimeError):
+    """The SDK tried to open a connection while generating the definition."""
+
+
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """Dummy AWS environment, no sockets, the SDK quiet, and two of its slow paths cached."""
+    saved_env = {key: os.environ.get(key) for key in [*_OFFLINE_ENV, "AWS_ENDPOINT_URL"]}
+    original_connect = socket.socket.connect
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        raise NetworkAccessError(f"pipeline generation must not touch the network ({address})")
+
+    os.environ.update(_OFFLINE_ENV)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    # The SDK logs credential lookups and config resolution at INFO and notes that job names
+    # are dropped at WARNING: chatter for an offline render, whose failures raise.
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.ExitStack() as patches:
+            # Deprecation shims inside the SDK (it imports its own moved modules) and the
+            # PipelineSession notice are the SDK's business, not this generator's.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"sagemaker\.")
+            warnings.filterwarnings(
+                "ignore", message="Running within a PipelineSession", category=UserWarning
+            )
+            _cache_slow_sdk_paths(patches)
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+        socket.socket.connect = original_connect  # type: ignore[method-assign]
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _cache_slow_sdk_paths(patches: contextlib.ExitStack) -> None:
+    """Restored on exit. Without them generation takes 16 s instead of 2 s.
+
+    - The SDK validates the session's config against its JSON schema on every config
+      lookup (60 times, 0.24 s each): validate each distinct config once.
+    - `image_uris.retrieve` re-reads botocore's endpoints file on every call (111 calls,
+      0.06 s each): share one resolver.
+    """
+    from sagemaker.core import common_utils
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    validate = SageMakerConfig.validate_sagemaker_config
+    validated: set[str] = set()
+
+    def validate_once(sagemaker_config: dict | None = None) -> None:
+        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
+        if key not in validated:
+            validate(sagemaker_config)
+            validated.add(key)
+
+    resolver = common_utils._botocore_resolver()
+    patches.enter_context(
+        _patched(SageMakerConfig, "validate_sagemaker_config", staticmethod(validate_once))
+    )
+    patches.enter_context(_patched(common_utils, "_botocore_resolver", lambda: resolver))
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
+    original = owner.__dict__[name]
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def build_definition() -> dict[str, Any]:
+    """The pipeline definition, as the SDK renders it, parsed from JSON."""
+    with _offline():
+        return json.loads(_pipeline().definition())
+
+
+def build_images() -> dict[str, dict[str, str]]:
+    """`{region: {"processing": ..., "training": ...}}` for every region the SDK has both
+    pinned images in."""
+    with _offline():
+        from sagemaker.core import image_uris
+
+        def regions(framework: str, version: str) -> set[str]:
+            config = image_uris.config_for_framework(framework)
+            return set(config["training"]["versions"][version]["registries"])
+
+        images = {}
+        for region in sorted(
+            regions("sklearn", SKLEARN_VERSION) & regions("xgboost", XGBOOST_VERSION)
+        ):
+            training = image_uris.retrieve(
+                "xgboost", region, version=XGBOOST_VERSION, image_scope="training"
+            )
+            inference = image_uris.retrieve(
+                "xgboost", region, version=XGBOOST_VERSION, image_scope="inference"
+            )
+            # Register serves the model with TrainingImageUri: that only holds if they match.
+            if training != inference:
+                raise RuntimeError(f"{region}: XGBoost training and inference images differ")
+            processing = image_uris.retrieve(
+                "sklearn", region, version=SKLEARN_VERSION, image_scope="training"
+            )
+            images[region] = {"processing": processing, "training": training}
+        return images
+
+
+def _pipeline() -> Any:
+    """The SDK's Pipeline object; call only inside `_offline()`."""
+    import boto3
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.network import NetworkConfig
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import (
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+        StoppingCondition,
+    )
+    from sagemaker.core.training.configs import Compute, InputData, Networking, OutputDataConfig
+    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.core.workflow.parameters import (
+        ParameterFloat,
+        ParameterInteger,
+        ParameterString,
+    )
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow import (
+        ConditionStep,
+        FailStep,
+        ModelStep,
+        Pipeline,
+        ProcessingStep,
+        TrainingStep,
+    )
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    class OfflinePipelineSession(PipelineSession):
+        """Records job requests without resolving anything in the account."""
+
+        def expand_role(self, role: str) -> str:
+            # The role is a placeholder the kit replaces; never look it up in IAM.
+            return role
+
+        def default_bucket(self) -> str:
+            # Every output has an explicit S3 URI; reaching here means the SDK wants to
+            # upload something or invent a path, which the template must not contain.
+            raise RuntimeError("pipeline generation must not need the SDK's default bucket")
+
+    session = OfflinePipelineSession(
+        boto_session=boto3.Session(region_name=REGION), sagemaker_config=_SDK_CONFIG
+    )
+
+    kinds = {"String": ParameterString, "Integer": ParameterInteger, "Float": ParameterFloat}
+    params = {p.name: kinds[p.type](name=p.name, default_value=p.default) for p in PARAMETERS}
+    execution_id = ExecutionVariables.PIPELINE_EXECUTION_ID
+
+    def output_uri(step: str, output: str) -> Any:
+        return Join(on="/", values=[params["ArtifactsS3Uri"], execution_id, step, output])
+
+    def s3_input(name: str, uri: Any, local_path: str) -> Any:
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=uri,
+                local_path=local_path,
+                s3_data_type="S3Prefix",
+                s3_input_mode="File",
+                s3_data_distribution_type="FullyReplicated",
+            ),
+        )
+
+    def code_input(script: str) -> Any:
+        # The kit uploads scripts/ flat under CodeS3Uri; nothing is uploaded here.
+        return s3_input("code", Join(on="/", values=[params["CodeS3Uri"], script]), CODE_DIR)
+
+    def s3_output(step: str, name: str, local_path: str) -> Any:
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=output_uri(step, name), local_path=local_path, s3_upload_mode="EndOfJob"
+            ),
+        )
+
+    def processor(step: str, image: Any, script: str) -> Any:
+        return Processor(
+            role=ROLE_PLACEHOLDER,
+            image_uri=image,
+            instance_count=1,
+            instance_type=params["ProcessingInstanceType"],
+            entrypoint=["python3", f"{CODE_DIR}/{script}"],
+            volume_size_in_gb=VOLUME_SIZE_GB,
+            volume_kms_key=KMS_KEY_PLACEHOLDER,
+            output_kms_key=KMS_KEY_PLACEHOLDER,
+            max_runtime_in_seconds=MAX_RUNTIME_SECONDS[step],
+            base_job_name=f"mlkit-fraud-{step.lower()}",
+            sagemaker_session=session,
+            network_config=NetworkConfig(
+                enable_network_isolation=True,
+                encrypt_inter_container_traffic=True,
+                subnets=[SUBNET_PLACEHOLDER],
+                security_group_ids=[SECURITY_GROUP_PLACEHOLDER],
+            ),
+        )
+
+    group_uris = {
+        "transactions": params["TransactionsS3Uri"],
+        "card_aggregates": params["CardAggregatesS3Uri"],
+        "customer_profile": params["CustomerProfileS3Uri"],
+    }
+    schema_input = s3_input("schema", params["FeatureSchemaS3Uri"], f"{PROCESSING_INPUT}/schema")
+
+    build = ProcessingStep(
+        name="BuildDataset",
+        description="Point-in-time join of the offline feature store with the labels.",
+        step_args=processor("BuildDataset", params["ProcessingImageUri"], "build_dataset.py").run(
+            inputs=[
+                code_input("build_dataset.py"),
+                schema_input,
+                *(s3_input(g, group_uris[g], f"{PROCESSING_INPUT}/{g}") for g in FEATURE_GROUPS),
+                s3_input("labels", params["LabelsS3Uri"], f"{PROCESSING_INPUT}/labels"),
+            ],
+            # One output: train/, validation/ and columns.json travel together.
+            outputs=[s3_output("BuildDataset", "dataset", PROCESSING_OUTPUT)],
+            arguments=["--training-window-days", params["TrainingWindowDays"].to_string()],
+            wait=False,
+            logs=False,
+        ),
+    )
+    dataset_uri = build.properties.ProcessingOutputConfig.Outputs["dataset"].S3Output.S3Uri
+
+    def dataset_part(part: str) -> Any:
+        return Join(on="/", values=[dataset_uri, part])
+
+    validate = ProcessingStep(
+        name="ValidateDataset",
+        description="Checks the data set against the feature schema; fails the run if not.",
+        step_args=processor(
+            "ValidateDataset", params["ProcessingImageUri"], "validate_dataset.py"
+        ).run(
+            inputs=[
+                code_input("validate_dataset.py"),
+                schema_input,
+                s3_input("dataset", dataset_uri, f"{PROCESSING_INPUT}/dataset"),
+            ],
+            wait=False,
+            logs=False,
+        ),
+    )
+
+    trainer = ModelTrainer(
+        training_image=params["TrainingImageUri"],
+        role=_ROLE_STAND_IN,
+        sagemaker_session=session,
+        base_job_name="mlkit-fraud-train",
+        compute=Compute(
+            instance_type=params["TrainingInstanceType"],
+            instance_count=1,
+            volume_size_in_gb=VOLUME_SIZE_GB,
+            volume_kms_key_id=KMS_KEY_PLACEHOLDER,
+        ),
+        networking=Networking(
+            subnets=[SUBNET_PLACEHOLDER],
+            security_group_ids=[SECURITY_GROUP_PLACEHOLDER],
+            enable_network_isolation=True,
+            enable_inter_container_traffic_encryption=True,
+        ),
+        output_data_config=OutputDataConfig(
+            s3_output_path=Join(on="/", values=[params["ArtifactsS3Uri"], execution_id, "Train"]),
+            kms_key_id=KMS_KEY_PLACEHOLDER,
+        ),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_SECONDS["Train"]),
+        hyperparameters=dict(HYPERPARAMETERS),
+    )
+    trainer.role = ROLE_PLACEHOLDER
+    train = TrainingStep(
+        name="Train",
+        description="Built-in XGBoost, binary:logistic, early stopping on validation AUC.",
+        depends_on=[validate],
+        step_args=trainer.train(
+            input_data_config=[
+                InputData(channel_name=c, data_source=dataset_part(c), content_type="text/csv")
+                for c in ("train", "validation")
+            ],
+            wait=False,
+            logs=False,
+        ),
+    )
+    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
+
+    evaluation_report = PropertyFile(
+        name="EvaluationReport", output_name="evaluation", path="evaluation.json"
+    )
+    evaluate = ProcessingStep(
+        name="Evaluate",
+        description="Scores the validation set; writes evaluation.json (AUC and more).",
+        step_args=processor("Evaluate", params["TrainingImageUri"], "evaluate.py").run(
+            inputs=[
+                code_input("evaluate.py"),
+                s3_input("model", model_data, f"{PROCESSING_INPUT}/model"),
+                s3_input(
+                    "validation", dataset_part("validation"), f"{PROCESSING_INPUT}/validation"
+                ),
+            ],
+            outputs=[s3_output("Evaluate", "evaluation", EVALUATION_DIR)],
+            wait=False,
+            logs=False,
+        ),
+        property_files=[evaluation_report],
+    )
+    evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+
+    model = ModelBuilder(
+        image_uri=params["TrainingImageUri"],
+        s3_model_data_url=model_data,
+        role_arn=ROLE_PLACEHOLDER,
+        sagemaker_session=session,
+        instance_type=INFERENCE_INSTANCE_TYPES[0],
+        # Its deprecated default ({"auto": True}) warns and makes register() stage code in
+        # the SDK's default bucket; the built-in algorithm image needs no code.
+        dependencies={},
+    )
+    register = ModelStep(
+        name="Register",
+        step_args=model.register(
+            model_package_group_name=params["ModelPackageGroupName"],
+            approval_status="PendingManualApproval",
+            domain="MACHINE_LEARNING",
+            task="CLASSIFICATION",
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=INFERENCE_INSTANCE_TYPES,
+            transform_instances=TRANSFORM_INSTANCE_TYPES,
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    content_type="application/json",
+                    s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]),
+                )
+            ),
+            customer_metadata_properties={
+                "TriggeredBy": params["TriggeredBy"],
+                "CodeVersion": params["CodeVersion"],
+                "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                "FeatureGroups": ",".join(FEATURE_GROUPS),
+                "FeatureSchemaS3Uri": params["FeatureSchemaS3Uri"],
+                "TrainingWindowDays": params["TrainingWindowDays"].to_string(),
+            },
+        ),
+    )
+
+    auc = JsonGet(
+        step_name=evaluate.name, property_file=evaluation_report, json_path="metrics.auc.value"
+    )
+    below = FailStep(
+        name="AucBelowThreshold",
+        error_message=Join(
+            on=" ",
+            values=["Validation AUC", auc, "is below the threshold", params["AucThreshold"]],
+        ),
+    )
+    check = ConditionStep(
+        name="CheckAuc",
+        conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=params["AucThreshold"])],
+        if_steps=[register],
+        else_steps=[below],
+    )
+
+    return Pipeline(
+        name="mlkit-fraud-training",
+        parameters=list(params.values()),
+        steps=[build, validate, train, evaluate, check],
+        sagemaker_session=session,
+        # No implicit SageMaker Experiment per run: lineage is on the model package.
+        pipeline_experiment_config=None,
+    )
+
+
+def render_json(document: Any) -> str:
+    """Stable text for a committed JSON file: sorted keys, two-space indent, final newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def generate() -> dict[Path, str]:
+    """Path -> the text the committed file should have."""
+    return {
+        TEMPLATE_PATH: render_json(build_definition()),
+        IMAGES_PATH: render_json(build_images()),
+    }
+
+
+def stale_files(generated: dict[Path, str] | None = None) -> list[Path]:
+    """The committed files that differ from what the generator produces now."""
+    generated = generate() if generated is None else generated
+    return [
+        path
+        for path, text in generated.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: write the files, or with --check report stale ones (exit 1)."""
+    parser = argparse.ArgumentParser(prog="python -m functions.training.build_pipeline")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the committed files are stale"
+    )
+    args = parser.parse_args(argv)
+    generated = generate()
+    if args.check:
+        stale = stale_files(generated)
+        for path in stale:
+            print(f"stale: {path} (run python -m functions.training.build_pipeline)")
+        return 1 if stale else 0
+    for path, text in generated.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
