@@ -77,9 +77,16 @@ _OFFLINE_ENV = {
     "AWS_SESSION_TOKEN": "offline",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
+    # Neither the machine's AWS profiles nor its SageMaker SDK defaults files (which the
+    # trainer reads for tags and environment) may change the output.
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": os.devnull,
+    "SAGEMAKER_USER_CONFIG_OVERRIDE": os.devnull,
     # The trainer otherwise simulates the role's IAM policies (a network call).
     "SAGEMAKER_VALIDATE_ROLE": "false",
 }
+_UNSET_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
 # A config handed to the session, so no config file of the machine running this changes the
 # output, and no telemetry request is sent.
 _SDK_CONFIG = {
@@ -98,17 +105,24 @@ class NetworkAccessError(RuntimeError):
 @contextlib.contextmanager
 def _offline() -> Iterator[None]:
     """Dummy AWS environment, no sockets, the SDK quiet, and two of its slow paths cached."""
-    saved_env = {key: os.environ.get(key) for key in [*_OFFLINE_ENV, "AWS_ENDPOINT_URL"]}
+    saved_env = {key: os.environ.get(key) for key in [*_OFFLINE_ENV, *_UNSET_ENV]}
     original_connect = socket.socket.connect
 
     def refuse(self: socket.socket, address: Any) -> None:
+        # Not an OSError, so no client retries or reports it as a flaky connection.
+        self.close()
         raise NetworkAccessError(f"pipeline generation must not touch the network ({address})")
 
+    # Importing the SDK calls logging.basicConfig(level=INFO): undo that on the way out.
+    root = logging.getLogger()
+    root_handlers, root_level = list(root.handlers), root.level
     os.environ.update(_OFFLINE_ENV)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    for key in _UNSET_ENV:
+        os.environ.pop(key, None)
     socket.socket.connect = refuse  # type: ignore[method-assign]
     # The SDK logs credential lookups and config resolution at INFO and notes that job names
     # are dropped at WARNING: chatter for an offline render, whose failures raise.
+    disabled = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
         with warnings.catch_warnings(), contextlib.ExitStack() as patches:
@@ -121,7 +135,9 @@ def _offline() -> Iterator[None]:
             _cache_slow_sdk_paths(patches)
             yield
     finally:
-        logging.disable(logging.NOTSET)
+        logging.disable(disabled)
+        root.handlers[:] = root_handlers
+        root.setLevel(root_level)
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         for key, value in saved_env.items():
             if value is None:
@@ -512,7 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = stale_files(generated)
         for path in stale:
-            print(f"stale: {path} (run python -m functions.training.build_pipeline)")
+            print(
+                f"stale: {os.path.relpath(path)} "
+                "(regenerate: python -m functions.training.build_pipeline)"
+            )
         return 1 if stale else 0
     for path, text in generated.items():
         path.write_text(text, encoding="utf-8")

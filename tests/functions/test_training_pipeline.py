@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
+import os
+import socket
 import sys
 import tarfile
 import types
@@ -60,7 +63,7 @@ JOBS = ["BuildDataset", "ValidateDataset", "Train", "Evaluate"]
 
 @pytest.fixture(scope="module")
 def generated() -> dict[Path, str]:
-    """What the generator writes now (imports the SDK: about 4 s, once)."""
+    """What the generator writes now (imports the SDK, a few seconds, once per module)."""
     return build_pipeline.generate()
 
 
@@ -74,12 +77,19 @@ def test_committed_files_are_current(generated: dict[Path, str]) -> None:
     assert build_pipeline.stale_files(generated) == []
 
 
-def test_generation_leaves_the_environment_alone(generated: dict[Path, str]) -> None:
-    import os
-    import socket
-
+def test_generation_leaves_the_process_as_it_was(generated: dict[Path, str]) -> None:
+    # The generator fakes AWS settings, blocks sockets and imports an SDK that configures
+    # root logging: none of it may leak into the tests that run after it.
     assert "SAGEMAKER_VALIDATE_ROLE" not in os.environ
+    assert os.environ.get("AWS_ACCESS_KEY_ID") != "offline"
     assert socket.socket.connect.__name__ == "connect"
+    assert not [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    assert logging.root.manager.disable == logging.NOTSET
+
+
+def test_generation_refuses_network_access() -> None:
+    with build_pipeline._offline(), pytest.raises(build_pipeline.NetworkAccessError):
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
 
 
 def test_stale_files_reports_missing_and_different_files(tmp_path: Path) -> None:
@@ -427,6 +437,15 @@ def test_sagemaker_accepts_the_rendered_pipeline(aws: str) -> None:
     assert described["PipelineArn"] == arn
     assert described["RoleArn"] == ROLE
     assert json.loads(described["PipelineDefinition"]) == rendered
+    # What a drift-triggered run sends: only the parameters that differ from the defaults.
+    execution = client.start_pipeline_execution(
+        PipelineName="fraud-dev-training",
+        PipelineParameters=[{"Name": "TriggeredBy", "Value": "drift"}],
+    )["PipelineExecutionArn"]
+    summaries = client.list_pipeline_executions(PipelineName="fraud-dev-training")
+    assert [e["PipelineExecutionArn"] for e in summaries["PipelineExecutionSummaries"]] == [
+        execution
+    ]
 
 
 # --- BuildDataset: point-in-time join --------------------------------------------------------
