@@ -184,11 +184,19 @@ def train(
         "/offline-store/",
     )
     by_name = {group.name: group for group in groups}
+    defaults = online_defaults(settings, groups)
+
+    def feature(group: FeatureGroupSpec, name: str, kind: str) -> dict[str, Any]:
+        default = defaults.get(group.name, {}).get(name)
+        return {"name": name, "type": kind} | ({} if default is None else {"default": default})
+
     feature_schema = {
         "featureGroups": [
             {
                 "name": group.name,
-                "features": [{"name": f, "type": t} for f, t in group.features.items()],
+                "recordIdentifier": group.record_identifier,
+                "eventTime": group.event_time,
+                "features": [feature(group, f, t) for f, t in group.features.items()],
             }
             for group in groups
         ],
@@ -228,6 +236,24 @@ def train(
             tags=base.tags,
         ),
     )
+
+
+def online_defaults(
+    settings: StackSettings, groups: list[FeatureGroupSpec]
+) -> dict[str, dict[str, int | float]]:
+    """Values for online features with no record. A card with no transaction in a window has
+    a count and a sum of zero: the one place where a missing value has a true default. Training
+    fills the same defaults, so the two see the same value."""
+    assert settings.streaming
+    aggregate = next(g for g in groups if g.name == settings.streaming.aggregate_group)
+    zero = {"integral": 0, "fractional": 0.0}
+    return {
+        aggregate.name: {
+            feature: zero[kind]
+            for feature, kind in aggregate.features.items()
+            if feature.startswith(("txn_count_", "txn_amount_"))
+        }
+    }
 
 
 def endpoint_name(stack: str) -> str:
@@ -299,17 +325,7 @@ def serve(
         ),
         opts=pulumi.ResourceOptions(depends_on=[alarms, metadata]),
     )
-    # A card with no transaction in a window has a count and a sum of zero: the one place
-    # where a missing online value has a true default.
-    aggregate_group = next(g for g in groups if g.name == settings.streaming.aggregate_group)
-    zero = {"integral": 0, "fractional": 0.0}
-    defaults = {
-        aggregate_group.name: {
-            feature: zero[kind]
-            for feature, kind in aggregate_group.features.items()
-            if feature.startswith(("txn_count_", "txn_amount_"))
-        }
-    }
+    defaults = online_defaults(settings, groups)
     schema = model_input_schema(
         groups,
         settings.model.features,

@@ -142,3 +142,27 @@ def test_schema_is_derived_from_the_feature_groups(plan_of) -> None:
     }
     assert customers["defaults"] == {}
     assert schema["order"][0] == "amount"
+
+
+def test_training_and_serving_read_the_same_features_with_the_same_defaults(plan_of) -> None:
+    plan = plan_of("fraud-prod")
+    serving = plan.recording.outputs["modelInputSchema"]
+    training = json.loads(
+        next(
+            r for r in plan.recording.resources if r.name == "fraud-prod-training-feature-schema"
+        ).inputs["content"]
+    )
+    assert training["order"] == serving["order"]
+    training_defaults = {
+        f["name"]: f["default"]
+        for group in training["featureGroups"]
+        for f in group["features"]
+        if "default" in f
+    }
+    serving_defaults = {
+        k: v for lookup in serving["lookups"] for k, v in lookup["defaults"].items()
+    }
+    assert training_defaults == serving_defaults
+    assert set(serving_defaults) == {
+        f"txn_{kind}_{window}" for kind in ("count", "amount") for window in ("10m", "1h", "24h")
+    }
