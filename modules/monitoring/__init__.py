@@ -19,7 +19,7 @@ RETRAIN_GUARD_CODE = "functions/retrain_guard"
 LAMBDA_RUNTIME = "python3.12"
 
 
-def _alarm(
+def metric_alarm(
     name: str,
     *,
     alarm_name: pulumi.Input[str],
@@ -100,7 +100,7 @@ class EndpointAlarms(pulumi.ComponentResource):
             "parent": self,
         }
         self.latency_alarm_name = f"{args.endpoint_name}-latency-p99"
-        _alarm(
+        metric_alarm(
             f"{name}-latency",
             alarm_name=self.latency_alarm_name,
             description=f"p99 model latency of {args.endpoint_name} above "
@@ -113,7 +113,7 @@ class EndpointAlarms(pulumi.ComponentResource):
             **common,
         )
         self.errors_alarm_name = f"{args.endpoint_name}-5xx"
-        _alarm(
+        metric_alarm(
             f"{name}-5xx",
             alarm_name=self.errors_alarm_name,
             description=f"More than {args.max_5xx_per_5_minutes} 5xx errors in 5 minutes",
@@ -122,7 +122,7 @@ class EndpointAlarms(pulumi.ComponentResource):
             **common,
         )
         self.invocation_errors_alarm_name = f"{args.endpoint_name}-4xx"
-        _alarm(
+        metric_alarm(
             f"{name}-4xx",
             alarm_name=self.invocation_errors_alarm_name,
             description="Callers send requests the model rejects (schema drift upstream?)",
@@ -164,7 +164,7 @@ class FeaturePipelineAlarms(pulumi.ComponentResource):
         tags = dict(args.tags) | {"mlkit:component": "monitoring"}
         common: dict[str, Any] = {"topic_arn": args.alert_topic_arn, "tags": tags, "parent": self}
         function = {"FunctionName": args.aggregator_function_name}
-        _alarm(
+        metric_alarm(
             f"{name}-aggregator-errors",
             alarm_name=pulumi.Output.concat(args.aggregator_function_name, "-errors"),
             description="The streaming aggregator failed; features may be stale",
@@ -174,7 +174,7 @@ class FeaturePipelineAlarms(pulumi.ComponentResource):
             threshold=0,
             **common,
         )
-        _alarm(
+        metric_alarm(
             f"{name}-iterator-age",
             alarm_name=pulumi.Output.concat(args.aggregator_function_name, "-iterator-age"),
             description=f"Online features more than {args.max_iterator_age_seconds} s behind"
@@ -188,7 +188,7 @@ class FeaturePipelineAlarms(pulumi.ComponentResource):
             threshold=args.max_iterator_age_seconds * 1000,  # IteratorAge is in milliseconds
             **common,
         )
-        _alarm(
+        metric_alarm(
             f"{name}-dead-letters",
             alarm_name=pulumi.Output.concat(args.dead_letter_queue_name, "-not-empty"),
             description="Records could not be aggregated: inspect and replay the queue",
