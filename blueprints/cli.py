@@ -56,12 +56,16 @@ def _stack_summary(name: str) -> str:
 
 
 def list_command() -> int:
-    print("Blueprints:")
+    from blueprints.settings import component_backends
+
+    backends = component_backends()
+    print("Blueprints (component [backends]: what it provisions):")
     for key in blueprint_keys():
         blueprint = load_blueprint(key)
         print(f"  {key}: {blueprint.summary}")
         for component, what in blueprint.components.items():
-            print(f"    {component:<14} {what}")
+            label = f"{component} [{'|'.join(backends.get(component, ('aws',)))}]"
+            print(f"    {label:<26} {what}")
     print("\nStacks (blueprint / environment / region):")
     for name in stackfile.shipped_stacks():
         print(_stack_summary(name))

@@ -372,12 +372,12 @@ BLUEPRINT = Blueprint(
         "feature registry; Kinesis stream aggregated by Lambda into the online store",
         "metadata": "model package group with approval notifications; MLflow on SageMaker "
         "(serverless app or tracking server by environment)",
-        "serving": "VPC-only endpoint from an approved package (serverless in dev; "
-        "instances with autoscaling, data capture, canary blue/green and rollback alarms "
-        "in prod; optional shadow); IAM/JWT scoring API enforcing the model's input schema",
         "training": "SageMaker pipeline (point-in-time data set from the offline store, "
         "validate, train, evaluate, AUC gate, register pending approval) in the VPC with "
         "network isolation; ECR repository (immutable, scanned)",
+        "serving": "VPC-only endpoint from an approved package (serverless in dev; "
+        "instances with autoscaling, data capture, canary blue/green and rollback alarms "
+        "in prod; optional shadow); IAM/JWT scoring API enforcing the model's input schema",
         "monitoring": "endpoint latency/5xx/4xx alarms, feature freshness and dead-letter "
         "alarms, dashboard",
     },

@@ -514,6 +514,17 @@ BLUEPRINT_SECTIONS: dict[str, frozenset[str]] = {
     ),
 }
 
+def component_backends() -> dict[str, tuple[str, ...]]:
+    """Component -> the backends its settings accept (the base components run on AWS only)."""
+    backends = {"network": ("aws",), "security": ("aws",), "observability": ("aws",)}
+    for field_name in OPTIONAL_SECTIONS:
+        annotation = StackSettings.model_fields[field_name].annotation
+        section = next(a for a in get_args(annotation) if isinstance(a, type))
+        if "backend" in section.model_fields:
+            backends[field_name] = get_args(section.model_fields["backend"].annotation)
+    return backends
+
+
 # Defaults per environment, in stack-file form; the stack file is merged over them. Sections
 # a blueprint does not use are left out of its merge.
 PROFILES: dict[str, dict[str, Any]] = {
