@@ -514,6 +514,7 @@ BLUEPRINT_SECTIONS: dict[str, frozenset[str]] = {
     ),
 }
 
+
 def component_backends() -> dict[str, tuple[str, ...]]:
     """Component -> the backends its settings accept (the base components run on AWS only)."""
     backends = {"network": ("aws",), "security": ("aws",), "observability": ("aws",)}
