@@ -16,7 +16,7 @@ import pulumi
 from blueprints import Blueprint
 from blueprints.base import BASE_COMPONENTS, PlatformBase, build_platform_base, code_version
 from blueprints.settings import StackSettings
-from functions.training.definition import load_images
+from functions.training.definition import MONITORING_BASELINE_DIR, load_images
 from modules.feature_store import (
     FeatureGroupSpec,
     FeatureStore,
@@ -32,8 +32,11 @@ from modules.monitoring import (
     EndpointAlarmsArgs,
     FeaturePipelineAlarms,
     PipelineAlarmsArgs,
+    RetrainingTrigger,
+    RetrainingTriggerArgs,
     ServiceDashboard,
 )
+from modules.monitoring.data_quality import DataQualityArgs, DataQualityMonitoring
 from modules.serving import (
     PRIMARY_VARIANT,
     EndpointCapacity,
@@ -121,7 +124,7 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
         ),
     )
     training = train(settings, stack, base, groups, features, metadata)
-    serving_outputs = serve(settings, stack, base, groups, features, metadata)
+    serving_outputs = serve(settings, stack, base, groups, features, metadata, training)
     FeaturePipelineAlarms(
         f"{stack}-feature-alarms",
         PipelineAlarmsArgs(
@@ -227,7 +230,7 @@ def train(
             model_package_group_arn=metadata.model_package_group_arn,
             subnet_ids=base.network.private_subnet_ids,
             security_group_ids=[base.network.workload_security_group_id],
-            images=load_images()[settings.region],
+            images=region_images(settings),
             auc_threshold=settings.training.auc_threshold,
             training_instance_type=settings.training.training_instance_type,
             processing_instance_type=settings.training.processing_instance_type,
@@ -256,6 +259,16 @@ def online_defaults(
     }
 
 
+def region_images(settings: StackSettings) -> dict[str, str]:
+    """The pinned SageMaker images (processing, training, monitoring) of the stack's region."""
+    images = load_images().get(settings.region)
+    if images is None:
+        raise settings.config_error(
+            "aws:region", f"no pinned SageMaker images for {settings.region} (see images.json)"
+        )
+    return images
+
+
 def endpoint_name(stack: str) -> str:
     return f"{stack}-fraud"
 
@@ -267,8 +280,10 @@ def serve(
     groups: list[FeatureGroupSpec],
     features: FeatureStore,
     metadata: Metadata,
+    training: Training,
 ) -> dict[str, Any]:
-    """The endpoint, its alarms and the scoring API, when an approved package is named."""
+    """The endpoint, its alarms and the scoring API, when an approved package is named; and
+    where inputs are captured, drift monitoring that can start retraining."""
     assert settings.serving and settings.monitoring and settings.model and settings.streaming
     serving = settings.serving
     if serving.model_package_arn is None:
@@ -293,7 +308,7 @@ def serve(
             tags=base.tags,
         ),
     )
-    images = load_images()[settings.region]
+    images = region_images(settings)
     endpoint = RealtimeEndpoint(
         f"{stack}-serving",
         RealtimeEndpointArgs(
@@ -355,7 +370,49 @@ def serve(
             tags=base.tags | lineage,
         ),
     )
-    return {
+    outputs: dict[str, Any] = {}
+    if serving.data_capture_percent:
+        drift = DataQualityMonitoring(
+            f"{stack}-data-quality",
+            DataQualityArgs(
+                endpoint_name=endpoint.endpoint_name,
+                features=schema["order"],
+                account_id=base.account_id,
+                region=settings.region,
+                kms_key_arn=base.key.key_arn,
+                artifacts_bucket_name=base.artifacts.bucket_name,
+                artifacts_bucket_arn=base.artifacts.bucket_arn,
+                baseline_uri=pulumi.Output.concat(
+                    "s3://", base.artifacts.bucket_name, "/training/", MONITORING_BASELINE_DIR
+                ),
+                subnet_ids=base.network.private_subnet_ids,
+                security_group_ids=[base.network.workload_security_group_id],
+                image_uri=images["monitoring"],
+                image_repository_arn=image_repository_arn(images["monitoring"]),
+                alert_topic_arn=base.observability.alert_topic_arn,
+                schedule=settings.monitoring.data_quality_schedule,
+                drift_threshold=settings.monitoring.drift_threshold,
+                tags=base.tags,
+            ),
+        )
+        outputs["driftAlarm"] = drift.drift_alarm_name
+        if settings.monitoring.retrain_on_drift:
+            trigger = RetrainingTrigger(
+                f"{stack}-retraining",
+                RetrainingTriggerArgs(
+                    account_id=base.account_id,
+                    region=settings.region,
+                    alarm_names=[drift.drift_alarm_name],
+                    pipeline_name=training.pipeline_name,
+                    min_interval_hours=settings.monitoring.retrain_min_interval_hours,
+                    kms_key_arn=base.key.key_arn,
+                    log_retention_days=settings.observability.log_retention_days,
+                    durability=base.durability,
+                    tags=base.tags,
+                ),
+            )
+            outputs["retrainGuard"] = trigger.function_name
+    return outputs | {
         "endpoint": endpoint.endpoint_name,
         "scoreUrl": api.score_url,
         "modelInputSchema": schema,
@@ -378,8 +435,9 @@ BLUEPRINT = Blueprint(
         "serving": "VPC-only endpoint from an approved package (serverless in dev; "
         "instances with autoscaling, data capture, canary blue/green and rollback alarms "
         "in prod; optional shadow); IAM/JWT scoring API enforcing the model's input schema",
-        "monitoring": "endpoint latency/5xx/4xx alarms, feature freshness and dead-letter "
-        "alarms, dashboard",
+        "monitoring": "endpoint latency/5xx/4xx alarms; Model Monitor data quality on "
+        "captured inputs with one drift alarm per feature; drift -> guarded retraining; "
+        "feature freshness and dead-letter alarms; dashboard",
     },
     build=build,
 )

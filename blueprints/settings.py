@@ -386,6 +386,8 @@ class MonitoringSettings(Section):
     """Alarm when the endpoint returns more 5xx errors than this in 5 minutes."""
     max_iterator_age_seconds: int = Field(60, ge=1)
     """Alarm when the aggregator falls this far behind the stream."""
+    drift_threshold: float = Field(0.1, gt=0, le=1)
+    """Baseline drift distance of a feature above which its drift alarm fires."""
     retrain_on_drift: bool = True
     """A drift alarm starts the training pipeline (still behind the evaluation gate)."""
     retrain_min_interval_hours: float = Field(24, gt=0)
@@ -430,8 +432,10 @@ class StackSettings(Section):
 
     def config_error(self, path: str, message: str) -> ConfigError:
         """An error about a setting that is valid on its own but not in this account or
-        region (found while building), naming the stack file like validation errors do."""
-        return ConfigError(self._source, [(f"{NAMESPACE}:{path}", message)])
+        region (found while building), naming the stack file like validation errors do.
+        `path` is under `mlkit:` unless it names its namespace (`aws:region`)."""
+        key = path if ":" in path else f"{NAMESPACE}:{path}"
+        return ConfigError(self._source, [(key, message)])
 
     @model_validator(mode="after")
     def _sections_of_the_blueprint(self) -> StackSettings:

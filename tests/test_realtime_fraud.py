@@ -48,6 +48,23 @@ def test_prod_has_the_whole_serving_path(plan_of) -> None:
         {"alarmName": "fraud-prod-fraud-5xx"},
     ]
     assert plan.recording.outputs["scoreUrl"].endswith("/score")
+    schedule = by_type(plan, "aws:sagemaker/monitoringSchedule:MonitoringSchedule")[0].inputs
+    assert schedule["monitoringScheduleConfig"]["monitoringType"] == "DataQuality"
+    job = by_type(plan, "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition")[0]
+    assert job.inputs["dataQualityBaselineConfig"]["statisticsResource"]["s3Uri"] == (
+        "s3://fraud-prod-artifacts-bucket/training/monitoring-baseline/statistics.json"
+    )
+    rule = json.loads(
+        next(r for r in plan.recording.resources if r.name == "fraud-prod-retraining-rule").inputs[
+            "eventPattern"
+        ]
+    )
+    assert rule["detail"]["alarmName"] == ["fraud-prod-fraud-drift"]
+    guard = next(r for r in plan.recording.resources if r.name == "fraud-prod-retraining-guard")
+    assert guard.inputs["environment"]["variables"] == {
+        "PIPELINE_NAME": "fraud-prod-training",
+        "MIN_INTERVAL_HOURS": "24.0",
+    }
 
 
 def shape(plan) -> dict[str, str]:
@@ -58,7 +75,8 @@ def shape(plan) -> dict[str, str]:
 
 def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     dev, prod = plan_of("fraud-dev"), plan_of("fraud-prod")
-    only_prod = sorted(set(shape(prod)) - set(shape(dev)))
+    monitoring = {name for name in shape(prod) if name.startswith(("-data-quality", "-retraining"))}
+    only_prod = sorted(set(shape(prod)) - set(shape(dev)) - monitoring)
     only_dev = sorted(set(shape(dev)) - set(shape(prod)))
     assert only_dev == []
     assert only_prod == [
@@ -79,6 +97,27 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-serving-scaling-policy",
         "-serving-scaling-target",
     ]
+    # Drift monitoring needs captured data, which serverless endpoints cannot give.
+    assert sorted(monitoring) == sorted(
+        [
+            "-data-quality-job",
+            "-data-quality-schedule",
+            "-data-quality-drift",
+            "-data-quality-role",
+            "-data-quality-role-policy",
+            "-retraining-guard",
+            "-retraining-guard-logs",
+            "-retraining-guard-role",
+            "-retraining-guard-role-policy",
+            "-retraining-rule",
+            "-retraining-target",
+            "-retraining-invoke",
+        ]
+        + [
+            f"-data-quality-drift-{f.replace('_', '-')}"
+            for f in prod.recording.outputs["modelInputSchema"]["order"]
+        ]
+    )
     # Same names, different capacity and durability.
     assert shape(dev)["-fraud-model-mlflow"] == "aws:sagemaker/mlflowApp:MlflowApp"
     assert shape(prod)["-fraud-model-mlflow"] == (

@@ -14,6 +14,7 @@ IMAGES = {
         "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
     ),
     "training": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+    "monitoring": "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
 }
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/k"
 
@@ -69,6 +70,7 @@ def test_pipeline_parameters_carry_the_stack_values(record_program) -> None:
         "TrainingInstanceType": "ml.m5.xlarge",
         "ProcessingImageUri": IMAGES["processing"],
         "TrainingImageUri": IMAGES["training"],
+        "MonitoringImageUri": IMAGES["monitoring"],
         "AucThreshold": 0.9,
         "ModelPackageGroupName": "fraud-model",
         "CodeVersion": "abc123",
@@ -97,7 +99,7 @@ def test_every_job_runs_in_the_stack_vpc_with_its_key_and_role(record_program) -
             assert arguments["EnableNetworkIsolation"] is True
             assert arguments["RoleArn"] == role_arn
             jobs.append(step["Name"])
-    assert jobs == ["BuildDataset", "ValidateDataset", "Train", "Evaluate"]
+    assert jobs == ["BuildDataset", "ValidateDataset", "BaselineDataQuality", "Train", "Evaluate"]
     assert recording.named("t-pipeline").inputs["roleArn"] == role_arn
 
 
@@ -139,9 +141,10 @@ def test_role_passes_only_itself_and_registers_only_into_its_group(record_progra
     assert statements["RegisterCandidates"]["Resource"] == [
         "arn:aws:sagemaker:eu-west-1:111122223333:model-package/fraud-model/*"
     ]
-    assert statements["Images"]["Resource"][:2] == [
+    assert statements["Images"]["Resource"][:3] == [
         "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
         "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost",
+        "arn:aws:ecr:eu-west-1:468650794304:repository/sagemaker-model-monitor-analyzer",
     ]
 
 
@@ -149,7 +152,7 @@ def test_role_passes_only_itself_and_registers_only_into_its_group(record_progra
     ("overrides", "message"),
     [
         ({"auc_threshold": 0.5}, "auc_threshold must be above 0.5"),
-        ({"images": {"training": "x"}}, "images needs exactly 'processing' and 'training'"),
+        ({"images": {"training": "x"}}, "images needs exactly"),
     ],
 )
 def test_bad_args_raise(record_program, overrides, message) -> None:

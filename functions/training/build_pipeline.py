@@ -4,8 +4,9 @@
     .venv/bin/python -m functions.training.build_pipeline --check  # exit 1 if they are stale
 
 Writes `pipeline.json` (the definition, per-stack values as pipeline parameters or
-placeholders, see `definition.py`) and `images.json` (the SKLearn and XGBoost image URIs per
-region). The Pulumi program reads both and never imports the SDK, which takes seconds to load.
+placeholders, see `definition.py`) and `images.json` (the SKLearn, XGBoost and Model Monitor
+analyzer image URIs per region). The Pulumi program reads both and never imports the SDK,
+which takes seconds to load.
 
 Generation is offline: dummy credentials, a fixed region, an SDK session that neither
 resolves IAM roles nor creates a default bucket, telemetry opted out, and every socket
@@ -31,6 +32,7 @@ from functions.training.definition import (
     FEATURE_GROUPS,
     IMAGES_PATH,
     KMS_KEY_PLACEHOLDER,
+    MONITORING_BASELINE_DIR,
     PARAMETERS,
     ROLE_PLACEHOLDER,
     SECURITY_GROUP_PLACEHOLDER,
@@ -62,6 +64,7 @@ VOLUME_SIZE_GB = 30
 MAX_RUNTIME_SECONDS = {
     "BuildDataset": 7200,
     "ValidateDataset": 1800,
+    "BaselineDataQuality": 3600,
     "Train": 7200,
     "Evaluate": 1800,
 }
@@ -70,6 +73,14 @@ CODE_DIR = "/opt/ml/processing/input/code"
 PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
 EVALUATION_DIR = "/opt/ml/processing/evaluation"
+# The analyzer's paths and its input and output names as the SDK's own baselining job
+# (`DefaultModelMonitor.suggest_baseline`) sets them.
+BASELINE_INPUT_NAME = "baseline_dataset_input"
+BASELINE_INPUT = f"{PROCESSING_INPUT}/{BASELINE_INPUT_NAME}"
+BASELINE_OUTPUT_NAME = "monitoring_output"
+BASELINE_FORMAT = {"csv": {"header": False}}
+"""BuildDataset's baseline/baseline.csv: no header, the model's features in order, no label;
+the captured endpoint requests have the same shape, so both name the columns `_c0`, ..."""
 
 _OFFLINE_ENV = {
     "AWS_ACCESS_KEY_ID": "offline",
@@ -190,8 +201,9 @@ def build_definition() -> dict[str, Any]:
 
 
 def build_images() -> dict[str, dict[str, str]]:
-    """`{region: {"processing": ..., "training": ...}}` for every region the SDK has both
-    pinned images in."""
+    """`{region: {"processing": ..., "training": ..., "monitoring": ...}}` for every region
+    the SDK has all three images in (the two pinned versions and the Model Monitor analyzer,
+    which has a single unversioned URI per region)."""
     with _offline():
         from sagemaker.core import image_uris
 
@@ -199,9 +211,13 @@ def build_images() -> dict[str, dict[str, str]]:
             config = image_uris.config_for_framework(framework)
             return set(config["training"]["versions"][version]["registries"])
 
+        monitor_config = image_uris.config_for_framework("model-monitor")
+        monitor_regions = set(monitor_config["versions"][""]["registries"])
         images = {}
         for region in sorted(
-            regions("sklearn", SKLEARN_VERSION) & regions("xgboost", XGBOOST_VERSION)
+            regions("sklearn", SKLEARN_VERSION)
+            & regions("xgboost", XGBOOST_VERSION)
+            & monitor_regions
         ):
             training = image_uris.retrieve(
                 "xgboost", region, version=XGBOOST_VERSION, image_scope="training"
@@ -215,14 +231,21 @@ def build_images() -> dict[str, dict[str, str]]:
             processing = image_uris.retrieve(
                 "sklearn", region, version=SKLEARN_VERSION, image_scope="training"
             )
-            images[region] = {"processing": processing, "training": training}
+            monitoring = image_uris.retrieve("model-monitor", region)
+            images[region] = {
+                "processing": processing,
+                "training": training,
+                "monitoring": monitoring,
+            }
         return images
 
 
 def _pipeline() -> Any:
     """The SDK's Pipeline object; call only inside `_offline()`."""
     import boto3
+    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.model_monitor import DefaultModelMonitor
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import (
@@ -301,13 +324,17 @@ def _pipeline() -> Any:
             ),
         )
 
-    def processor(step: str, image: Any, script: str) -> Any:
+    def processor(
+        step: str, image: Any, script: str | None, env: dict[str, str] | None = None
+    ) -> Any:
+        """A job running `script` from the code input, or the image's own entrypoint."""
         return Processor(
             role=ROLE_PLACEHOLDER,
             image_uri=image,
             instance_count=1,
             instance_type=params["ProcessingInstanceType"],
-            entrypoint=["python3", f"{CODE_DIR}/{script}"],
+            entrypoint=["python3", f"{CODE_DIR}/{script}"] if script else None,
+            env=env,
             volume_size_in_gb=VOLUME_SIZE_GB,
             volume_kms_key=KMS_KEY_PLACEHOLDER,
             output_kms_key=KMS_KEY_PLACEHOLDER,
@@ -339,7 +366,7 @@ def _pipeline() -> Any:
                 *(s3_input(g, group_uris[g], f"{PROCESSING_INPUT}/{g}") for g in FEATURE_GROUPS),
                 s3_input("labels", params["LabelsS3Uri"], f"{PROCESSING_INPUT}/labels"),
             ],
-            # One output: train/, validation/ and columns.json travel together.
+            # One output: train/, validation/, baseline/ and columns.json travel together.
             outputs=[s3_output("BuildDataset", "dataset", PROCESSING_OUTPUT)],
             arguments=["--training-window-days", params["TrainingWindowDays"].to_string()],
             wait=False,
@@ -366,6 +393,52 @@ def _pipeline() -> Any:
             logs=False,
         ),
     )
+
+    # The Model Monitor analyzer, configured exactly as the SDK's own baselining job: the
+    # environment comes from the same helper `DefaultModelMonitor.suggest_baseline` uses.
+    baseline_env = DefaultModelMonitor._generate_env_map(
+        env=None,
+        dataset_format=BASELINE_FORMAT,
+        output_path=PROCESSING_OUTPUT,
+        enable_cloudwatch_metrics=False,  # the SDK: only supported for monitoring schedules
+        dataset_source_container_path=BASELINE_INPUT,
+    )
+    baseline = ProcessingStep(
+        name="BaselineDataQuality",
+        description=(
+            "Model Monitor data-quality baseline (statistics.json, constraints.json) of the "
+            "training features, for the endpoint's monitoring schedule."
+        ),
+        depends_on=[validate],
+        step_args=processor(
+            "BaselineDataQuality", params["MonitoringImageUri"], None, baseline_env
+        ).run(
+            inputs=[s3_input(BASELINE_INPUT_NAME, dataset_part("baseline"), BASELINE_INPUT)],
+            outputs=[
+                ProcessingOutput(
+                    output_name=BASELINE_OUTPUT_NAME,
+                    s3_output=ProcessingS3Output(
+                        # Fixed, not per execution: the monitoring schedule reads it.
+                        s3_uri=Join(
+                            on="/", values=[params["ArtifactsS3Uri"], MONITORING_BASELINE_DIR]
+                        ),
+                        local_path=PROCESSING_OUTPUT,
+                        s3_upload_mode="EndOfJob",
+                    ),
+                )
+            ],
+            wait=False,
+            logs=False,
+        ),
+    )
+    baseline_uri = baseline.properties.ProcessingOutputConfig.Outputs[
+        BASELINE_OUTPUT_NAME
+    ].S3Output.S3Uri
+
+    def baseline_file(name: str) -> Any:
+        return MetricsSource(
+            content_type="application/json", s3_uri=Join(on="/", values=[baseline_uri, name])
+        )
 
     trainer = ModelTrainer(
         training_image=params["TrainingImageUri"],
@@ -456,6 +529,12 @@ def _pipeline() -> Any:
                     s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]),
                 )
             ),
+            # Reading the baseline step's output also makes registration wait for it: no
+            # model package without its monitoring baseline.
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=baseline_file("statistics.json"),
+                model_data_constraints=baseline_file("constraints.json"),
+            ),
             customer_metadata_properties={
                 "TriggeredBy": params["TriggeredBy"],
                 "CodeVersion": params["CodeVersion"],
@@ -487,7 +566,7 @@ def _pipeline() -> Any:
     return Pipeline(
         name="mlkit-fraud-training",
         parameters=list(params.values()),
-        steps=[build, validate, train, evaluate, check],
+        steps=[build, validate, baseline, train, evaluate, check],
         sagemaker_session=session,
         # No implicit SageMaker Experiment per run: lineage is on the model package.
         pipeline_experiment_config=None,

@@ -35,6 +35,7 @@ PLACEHOLDER_MARK = "__MLKIT_"
 PIPELINE_STEPS = (
     "BuildDataset",
     "ValidateDataset",
+    "BaselineDataQuality",
     "Train",
     "Evaluate",
     "CheckAuc",
@@ -43,6 +44,10 @@ PIPELINE_STEPS = (
 )
 FEATURE_GROUPS = ("transactions", "card_aggregates", "customer_profile")
 """Offline stores BuildDataset reads; `transactions` is the base the others are joined to."""
+MONITORING_BASELINE_DIR = "monitoring-baseline"
+"""BaselineDataQuality writes `statistics.json` and `constraints.json` to
+`<ArtifactsS3Uri>/monitoring-baseline/`, a fixed prefix (not per execution) that the
+data-quality monitoring schedule reads; each run that gets that far overwrites it."""
 
 ParameterType = Literal["String", "Integer", "Float"]
 
@@ -122,6 +127,12 @@ PARAMETERS: tuple[PipelineParameter, ...] = (
         "XGBoost image for training, evaluation and inference; images.json ('training').",
     ),
     PipelineParameter(
+        "MonitoringImageUri",
+        "String",
+        None,
+        "Model Monitor analyzer image for the data-quality baseline; images.json ('monitoring').",
+    ),
+    PipelineParameter(
         "AucThreshold", "Float", 0.85, "A model registers only if its validation AUC reaches this."
     ),
     PipelineParameter(
@@ -152,7 +163,9 @@ def load_template() -> dict[str, Any]:
 
 
 def load_images() -> dict[str, dict[str, str]]:
-    """`{region: {"processing": SKLearn image URI, "training": XGBoost image URI}}`."""
+    """`{region: {"processing": SKLearn image URI, "training": XGBoost image URI,
+    "monitoring": Model Monitor analyzer image URI}}`, for the regions that have all three
+    (pass them as `ProcessingImageUri`, `TrainingImageUri` and `MonitoringImageUri`)."""
     return json.loads(IMAGES_PATH.read_text(encoding="utf-8"))
 
 

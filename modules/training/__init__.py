@@ -70,6 +70,14 @@ IMAGE_LIFECYCLE = {
 }
 
 
+# images.json key -> the pipeline parameter that takes it.
+IMAGE_PARAMETERS = {
+    "processing": "ProcessingImageUri",
+    "training": "TrainingImageUri",
+    "monitoring": "MonitoringImageUri",
+}
+
+
 def image_repository_arn(image_uri: str) -> str:
     """`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` -> the repository's ARN."""
     registry, _, path = image_uri.partition("/")
@@ -109,7 +117,7 @@ class TrainingArgs:
     security_group_ids: Sequence[pulumi.Input[str]]
     """Security groups of the jobs."""
     images: Mapping[str, str]
-    """`processing` and `training` image URIs for the region."""
+    """`processing`, `training` and `monitoring` image URIs for the region (images.json)."""
     auc_threshold: float = 0.85
     """Evaluation gate: minimum validation AUC to register a model."""
     training_instance_type: str = "ml.m5.xlarge"
@@ -142,8 +150,8 @@ class Training(pulumi.ComponentResource):
         super().__init__("mlkit:training:Training", name, None, opts)
         if not 0.5 < args.auc_threshold <= 1:
             raise ValueError("auc_threshold must be above 0.5 (chance) and at most 1")
-        if set(args.images) != {"processing", "training"}:
-            raise ValueError("images needs exactly 'processing' and 'training'")
+        if set(args.images) != set(IMAGE_PARAMETERS):
+            raise ValueError(f"images needs exactly {sorted(IMAGE_PARAMETERS)}")
         tags = dict(args.tags) | {"mlkit:component": "training"}
         child = pulumi.ResourceOptions(parent=self)
         bucket = args.artifacts_bucket_arn
@@ -291,8 +299,7 @@ class Training(pulumi.ComponentResource):
             "TrainingWindowDays": args.training_window_days,
             "ProcessingInstanceType": args.processing_instance_type,
             "TrainingInstanceType": args.training_instance_type,
-            "ProcessingImageUri": args.images["processing"],
-            "TrainingImageUri": args.images["training"],
+            **{parameter: args.images[key] for key, parameter in IMAGE_PARAMETERS.items()},
             "AucThreshold": args.auc_threshold,
             "ModelPackageGroupName": args.model_package_group_name,
             "CodeVersion": args.code_version,

@@ -58,7 +58,7 @@ STEPS = {step["Name"]: step for step in TEMPLATE["Steps"]}
 CONDITION = STEPS["CheckAuc"]["Arguments"]
 REGISTER = CONDITION["IfSteps"][0]
 FAIL = CONDITION["ElseSteps"][0]
-JOBS = ["BuildDataset", "ValidateDataset", "Train", "Evaluate"]
+JOBS = ["BuildDataset", "ValidateDataset", "BaselineDataQuality", "Train", "Evaluate"]
 
 
 @pytest.fixture(scope="module")
@@ -100,19 +100,24 @@ def test_stale_files_reports_missing_and_different_files(tmp_path: Path) -> None
     assert build_pipeline.stale_files(expected) == [different, missing]
 
 
-def test_images_cover_the_regions_with_pinned_versions() -> None:
+def test_images_cover_the_regions_with_all_three_images() -> None:
     images = load_images()
-    assert len(images) == 37
+    # 37 regions have both pinned versions; the SDK knows the Model Monitor analyzer in 30.
+    assert len(images) == 30
+    assert "us-gov-west-1" not in images and "ca-west-1" not in images
     registry = "141502667606.dkr.ecr.eu-west-1.amazonaws.com"
     assert images["eu-west-1"] == {
         "processing": f"{registry}/sagemaker-scikit-learn:1.4-2-cpu-py3",
         "training": f"{registry}/sagemaker-xgboost:1.7-1",
+        "monitoring": "468650794304.dkr.ecr.eu-west-1.amazonaws.com"
+        "/sagemaker-model-monitor-analyzer",
     }
-    assert all(set(uris) == {"processing", "training"} for uris in images.values())
+    assert all(set(uris) == {"processing", "training", "monitoring"} for uris in images.values())
     assert all(
         uris["processing"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3")
         and uris["training"].endswith("/sagemaker-xgboost:1.7-1")
-        and f".{region}." in uris["training"]
+        and uris["monitoring"].endswith("/sagemaker-model-monitor-analyzer")
+        and all(f".{region}." in uri for uri in uris.values())
         for region, uris in images.items()
     )
 
@@ -139,6 +144,7 @@ def test_steps_in_order_with_their_dependencies() -> None:
     assert [(s["Name"], s["Type"]) for s in TEMPLATE["Steps"]] == [
         ("BuildDataset", "Processing"),
         ("ValidateDataset", "Processing"),
+        ("BaselineDataQuality", "Processing"),
         ("Train", "Training"),
         ("Evaluate", "Processing"),
         ("CheckAuc", "Condition"),
@@ -152,15 +158,20 @@ def test_steps_in_order_with_their_dependencies() -> None:
     assert reads == {
         "BuildDataset": set(),
         "ValidateDataset": {"BuildDataset"},
+        "BaselineDataQuality": {"BuildDataset"},
         "Train": {"BuildDataset"},
         "Evaluate": {"BuildDataset", "Train"},
         "CheckAuc": {"Evaluate"},
     }
-    assert _step_references(REGISTER["Arguments"]) == {"Train", "Evaluate"}
+    # Register reads the baseline step's output, so it waits for that step to succeed: no
+    # model package without its monitoring baseline.
+    assert _step_references(REGISTER["Arguments"]) == {"Train", "Evaluate", "BaselineDataQuality"}
     assert _step_references(FAIL["Arguments"]) == {"Evaluate"}
-    # Training must not start on a data set that failed validation.
+    # Neither training nor the baseline starts on a data set that failed validation; nothing
+    # else orders them, so they run in parallel.
     assert {name: s.get("DependsOn") for name, s in STEPS.items() if "DependsOn" in s} == {
-        "Train": ["ValidateDataset"]
+        "BaselineDataQuality": ["ValidateDataset"],
+        "Train": ["ValidateDataset"],
     }
     assert [name for name in definition.PIPELINE_STEPS if name in STEPS] + [
         "Register",
@@ -182,6 +193,7 @@ def test_parameters_names_types_and_defaults() -> None:
         {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
         {"Name": "ProcessingImageUri", "Type": "String"},
         {"Name": "TrainingImageUri", "Type": "String"},
+        {"Name": "MonitoringImageUri", "Type": "String"},
         {"Name": "AucThreshold", "Type": "Float", "DefaultValue": 0.85},
         {"Name": "ModelPackageGroupName", "Type": "String"},
         {"Name": "CodeVersion", "Type": "String"},
@@ -265,6 +277,75 @@ def test_register_creates_a_pending_model_package_with_lineage() -> None:
     assert metadata["CodeVersion"] == {"Get": "Parameters.CodeVersion"}
     assert metadata["PipelineExecutionArn"] == {"Get": "Execution.PipelineExecutionArn"}
     assert metadata["FeatureGroups"] == "transactions,card_aggregates,customer_profile"
+
+
+BASELINE_URI = (
+    "Steps.BaselineDataQuality.ProcessingOutputConfig.Outputs['monitoring_output'].S3Output.S3Uri"
+)
+
+
+def test_register_records_the_data_quality_baseline() -> None:
+    assert REGISTER["Arguments"]["DriftCheckBaselines"] == {
+        "ModelDataQuality": {
+            kind: {
+                "ContentType": "application/json",
+                "S3Uri": {"Std:Join": {"On": "/", "Values": [{"Get": BASELINE_URI}, file]}},
+            }
+            for kind, file in (
+                ("Statistics", "statistics.json"),
+                ("Constraints", "constraints.json"),
+            )
+        }
+    }
+
+
+def test_baseline_step_runs_the_model_monitor_analyzer_like_the_sdk() -> None:
+    args = STEPS["BaselineDataQuality"]["Arguments"]
+    # The image's own entrypoint; no code of the kit runs in the analyzer.
+    assert args["AppSpecification"] == {"ImageUri": {"Get": "Parameters.MonitoringImageUri"}}
+    # The names and values DefaultModelMonitor.suggest_baseline gives the analyzer.
+    assert args["Environment"] == {
+        "dataset_format": '{"csv": {"header": false}}',
+        "dataset_source": "/opt/ml/processing/input/baseline_dataset_input",
+        "output_path": "/opt/ml/processing/output",
+        "publish_cloudwatch_metrics": "Disabled",
+    }
+    dataset = {"Get": "Steps.BuildDataset.ProcessingOutputConfig.Outputs['dataset'].S3Output.S3Uri"}
+    assert args["ProcessingInputs"] == [
+        {
+            "InputName": "baseline_dataset_input",
+            "S3Input": {
+                "LocalPath": "/opt/ml/processing/input/baseline_dataset_input",
+                "S3CompressionType": "None",
+                "S3DataDistributionType": "FullyReplicated",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3Uri": {"Std:Join": {"On": "/", "Values": [dataset, "baseline"]}},
+            },
+        }
+    ]
+    # A fixed prefix, not per execution: the monitoring schedule reads
+    # <ArtifactsS3Uri>/monitoring-baseline/statistics.json and constraints.json.
+    assert args["ProcessingOutputConfig"]["Outputs"] == [
+        {
+            "OutputName": "monitoring_output",
+            "S3Output": {
+                "LocalPath": "/opt/ml/processing/output",
+                "S3UploadMode": "EndOfJob",
+                "S3Uri": {
+                    "Std:Join": {
+                        "On": "/",
+                        "Values": [{"Get": "Parameters.ArtifactsS3Uri"}, "monitoring-baseline"],
+                    }
+                },
+            },
+        }
+    ]
+    assert definition.MONITORING_BASELINE_DIR == "monitoring-baseline"
+    assert args["ProcessingResources"]["ClusterConfig"]["InstanceType"] == {
+        "Get": "Parameters.ProcessingInstanceType"
+    }
+    assert args["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
 
 
 def test_training_job_uses_the_built_in_xgboost_on_the_built_data_set() -> None:
@@ -378,7 +459,11 @@ def test_render_replaces_every_placeholder_and_sets_defaults() -> None:
     }
     assert steps["BuildDataset"]["RoleArn"] == ROLE
     assert steps["Train"]["OutputDataConfig"]["KmsKeyId"] == KMS_KEY
-    assert text.count(KMS_KEY) == 7 and text.count(ROLE) == 4
+    assert text.count(KMS_KEY) == 9 and text.count(ROLE) == 5
+    assert steps["BaselineDataQuality"]["NetworkConfig"]["VpcConfig"] == {
+        "SecurityGroupIds": SECURITY_GROUPS,
+        "Subnets": SUBNETS,
+    }
     defaults = {p["Name"]: p.get("DefaultValue") for p in rendered["Parameters"]}
     assert defaults["ArtifactsS3Uri"] == "s3://fraud-dev-artifacts/training"
     assert defaults["TrainingWindowDays"] == 30
@@ -709,6 +794,27 @@ def test_split_and_files_follow_the_xgboost_csv_convention(tmp_path: Path) -> No
     ).read_text() == "0,20.0,1,12.0,400\n0,5.25,4,40.0,15\n0,99.99,1,8.5,488\n"
     assert (tmp_path / "validation" / "validation.csv").read_text() == "1,1.0,0,,15\n"
     assert json.loads((tmp_path / "columns.json").read_text()) == COLUMNS
+    # The training split's features only: what the endpoint receives and captures.
+    assert (
+        tmp_path / "baseline" / "baseline.csv"
+    ).read_text() == "20.0,1,12.0,400\n5.25,4,40.0,15\n99.99,1,8.5,488\n"
+
+
+def test_baseline_is_the_training_features_without_label_or_header(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "is_fraud": [1, 0, 0],
+            "amount": [12.5, 3.0, None],
+            "txn_count_10m": pd.array([2, None, 7], dtype="Int64"),
+            "txn_amount_10m": [25.0, None, 70.25],
+            "account_age_days": pd.array([400, 15, None], dtype="Int64"),
+            "transaction_id": ["t1", "t2", "t3"],
+        }
+    )
+    build_dataset.write_outputs(frame.iloc[:2], frame.iloc[2:], COLUMNS, tmp_path)
+    assert (tmp_path / "baseline" / "baseline.csv").read_text() == "12.5,2,25.0,400\n3.0,,,15\n"
+    assert (tmp_path / "train" / "train.csv").read_text() == "1,12.5,2,25.0,400\n0,3.0,,,15\n"
+    assert (tmp_path / "validation" / "validation.csv").read_text() == "0,,7,70.25,\n"
 
 
 def test_build_dataset_main_reads_the_processing_inputs(tmp_path: Path) -> None:
@@ -742,6 +848,11 @@ def test_build_dataset_main_reads_the_processing_inputs(tmp_path: Path) -> None:
         "0,99.99,1,8.5,488",
     ]
     assert (outputs / "validation" / "validation.csv").read_text() == "1,1.0,0,,15\n"
+    assert (outputs / "baseline" / "baseline.csv").read_text().splitlines() == [
+        "20.0,1,12.0,400",
+        "5.25,4,40.0,15",
+        "99.99,1,8.5,488",
+    ]
 
 
 def test_build_dataset_main_fails_clearly_without_data(
@@ -911,6 +1022,9 @@ def test_validate_main_exits_1_with_the_problems(
         (dataset / split).mkdir(parents=True)
         (dataset / split / f"{split}.csv").write_text("\n".join(lines) + "\n")
     (dataset / "columns.json").write_text(json.dumps(COLUMNS))
+    # BuildDataset's output also holds baseline/ (features only): not a split to check.
+    (dataset / "baseline").mkdir()
+    (dataset / "baseline" / "baseline.csv").write_text("20.0,1,12.0,400\n")
     assert validate_dataset.main(["--input", str(tmp_path)]) == 1
     assert capsys.readouterr().err == (
         "ValidateDataset failed:\n  - validation: only label 1; AUC needs both classes\n"

@@ -14,6 +14,10 @@ Outputs (under /opt/ml/processing/output/):
         label first, then the schema's `order`, no header (the built-in XGBoost algorithm's
         CSV convention); a feature with no value is left empty (missing for XGBoost)
     columns.json       `[label, *order]`
+    baseline/baseline.csv
+        the training split's features only: the schema's `order`, no label, no header, as
+        the endpoint receives them; the data-quality baseline of Model Monitor, which names
+        these columns `_c0`, `_c1`, ... in the baseline and in the captured requests alike
 
 Point-in-time rule: each transaction gets a joined group's features as they were strictly
 before the transaction's event time (the newest record of its key with an earlier event
@@ -347,10 +351,16 @@ def read_schema(directory: Path) -> dict[str, Any]:
 def write_outputs(
     train: pd.DataFrame, validation: pd.DataFrame, columns: list[str], out: Path
 ) -> None:
-    """CSV splits (no header, label first) and columns.json."""
-    for name, part in (("train", train), ("validation", validation)):
+    """CSV splits (no header, label first: `columns[0]`), columns.json, and the baseline
+    (the training split's features, `columns[1:]`, no header)."""
+    parts = (
+        ("train", train, columns),
+        ("validation", validation, columns),
+        ("baseline", train, columns[1:]),
+    )
+    for name, part, selected in parts:
         (out / name).mkdir(parents=True, exist_ok=True)
-        part[columns].to_csv(out / name / f"{name}.csv", header=False, index=False, na_rep="")
+        part[selected].to_csv(out / name / f"{name}.csv", header=False, index=False, na_rep="")
     (out / "columns.json").write_text(json.dumps(columns) + "\n", encoding="utf-8")
 
 
