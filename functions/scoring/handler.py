@@ -435,14 +435,18 @@ def to_csv(vector: list[Value]) -> str:
     return ",".join(repr(v) if isinstance(v, float) else str(v) for v in vector)
 
 
-def invoke_model(endpoint_name: str, vector: list[Value]) -> float:
-    """The endpoint's score for one feature vector, or HttpError(502)."""
+def invoke_model(endpoint_name: str, vector: list[Value], inference_id: str | None) -> float:
+    """The endpoint's score for one feature vector, or HttpError(502). The inference id (the
+    API request id) is stored with the captured data, so Model Monitor can join the delayed
+    ground-truth label of this very request (its `eventMetadata.eventId`)."""
+    extra = {"InferenceId": inference_id[:64]} if inference_id else {}
     try:
         response = _sagemaker_runtime().invoke_endpoint(
             EndpointName=endpoint_name,
             ContentType="text/csv",
             Accept="text/csv",
             Body=to_csv(vector).encode("utf-8"),
+            **extra,
         )
         text = response["Body"].read().decode("utf-8").strip()
     except (ClientError, BotoCoreError) as exc:
@@ -497,7 +501,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         vector = [known[name] for name in schema.order]
         audit["features"] = vector
         audit["defaulted"] = defaulted
-        score = invoke_model(settings.endpoint_name, vector)
+        score = invoke_model(settings.endpoint_name, vector, request_id)
         audit["score"] = score
         status = 200
         body: dict[str, Any] = {

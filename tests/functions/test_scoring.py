@@ -222,6 +222,8 @@ def test_valid_request_is_scored_with_online_features(featurestore, endpoint, se
     assert sent[0].body == b"125.5,23,5411,3,310.25,42"
     assert sent[0].headers["Content-Type"] == b"text/csv"
     assert sent[0].headers["Accept"] == b"text/csv"
+    # Captured with the request id, so Model Monitor can join this request's delayed label.
+    assert sent[0].headers["X-Amzn-SageMaker-Inference-Id"] == b"req-1"
     assert sent[0].url.endswith(f"/endpoints/{ENDPOINT}/invocations")
     assert audit == audit_line(
         200, None, features=[125.5, 23, "5411", 3, 310.25, 42], defaulted=[], score=0.8731
@@ -464,6 +466,7 @@ def test_model_error_is_502(featurestore, capsys):
                 "ContentType": "text/csv",
                 "Accept": "text/csv",
                 "Body": b"125.5,23,5411,3,310.25,42",
+                "InferenceId": "req-1",
             },
         )
         status, body, audit = call(api_event(VALID), capsys)
