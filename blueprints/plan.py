@@ -21,12 +21,12 @@ class Plan:
     recording: Recording
 
     def components(self) -> Counter[str]:
-        """Resources per platform component (the middle of each top-level `mlkit:` token),
-        counting custom resources only."""
+        """Cloud resources per platform component (the middle of each top-level `mlkit:`
+        token); components and providers are not cloud resources."""
         by_urn = {r.urn: r for r in self.recording.resources}
         counts: Counter[str] = Counter()
         for resource in self.recording.resources:
-            if not resource.custom:
+            if not resource.custom or resource.type.startswith("pulumi:providers:"):
                 continue
             top = resource
             while top.parent in by_urn:

@@ -36,7 +36,12 @@ from modules.monitoring import (
     RetrainingTriggerArgs,
     ServiceDashboard,
 )
-from modules.monitoring.data_quality import DataQualityArgs, DataQualityMonitoring
+from modules.monitoring.model_monitor import (
+    DataQualityArgs,
+    DataQualityMonitoring,
+    ModelQualityArgs,
+    ModelQualityMonitoring,
+)
 from modules.serving import (
     PRIMARY_VARIANT,
     EndpointCapacity,
@@ -285,6 +290,7 @@ def serve(
     """The endpoint, its alarms and the scoring API, when an approved package is named; and
     where inputs are captured, drift monitoring that can start retraining."""
     assert settings.serving and settings.monitoring and settings.model and settings.streaming
+    assert settings.training
     serving = settings.serving
     if serving.model_package_arn is None:
         pulumi.log.info(f"mlkit: no model endpoint in {stack}: {NO_ENDPOINT}")
@@ -395,14 +401,37 @@ def serve(
                 tags=base.tags,
             ),
         )
+        quality = ModelQualityMonitoring(
+            f"{stack}-model-quality",
+            ModelQualityArgs(
+                endpoint_name=endpoint.endpoint_name,
+                ground_truth_uri=pulumi.Output.concat(
+                    "s3://", base.artifacts.bucket_name, "/ground-truth/monitoring"
+                ),
+                min_auc=settings.training.auc_threshold,
+                account_id=base.account_id,
+                region=settings.region,
+                kms_key_arn=base.key.key_arn,
+                artifacts_bucket_name=base.artifacts.bucket_name,
+                artifacts_bucket_arn=base.artifacts.bucket_arn,
+                subnet_ids=base.network.private_subnet_ids,
+                security_group_ids=[base.network.workload_security_group_id],
+                image_uri=images["monitoring"],
+                image_repository_arn=image_repository_arn(images["monitoring"]),
+                alert_topic_arn=base.observability.alert_topic_arn,
+                schedule=settings.monitoring.model_quality_schedule,
+                tags=base.tags,
+            ),
+        )
         outputs["driftAlarm"] = drift.drift_alarm_name
+        outputs["modelQualityAlarm"] = quality.quality_alarm_name
         if settings.monitoring.retrain_on_drift:
             trigger = RetrainingTrigger(
                 f"{stack}-retraining",
                 RetrainingTriggerArgs(
                     account_id=base.account_id,
                     region=settings.region,
-                    alarm_names=[drift.drift_alarm_name],
+                    alarm_names=[drift.drift_alarm_name, quality.quality_alarm_name],
                     pipeline_name=training.pipeline_name,
                     min_interval_hours=settings.monitoring.retrain_min_interval_hours,
                     kms_key_arn=base.key.key_arn,

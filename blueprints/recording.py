@@ -111,6 +111,7 @@ ARN_FORMATS = {
 }
 # Resources whose physical name is not in a `name` input.
 NAME_INPUTS = {
+    "aws-native:sagemaker:ModelQualityJobDefinition": "jobDefinitionName",
     "aws:s3/bucket:Bucket": "bucket",
     "aws:sagemaker/featureGroup:FeatureGroup": "featureGroupName",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": "modelPackageGroupName",

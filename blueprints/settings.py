@@ -33,7 +33,7 @@ from pydantic.alias_generators import to_camel
 NAMESPACE = "mlkit"
 REGION_KEY = "aws:region"
 # Namespaces whose keys belong to providers; mlkit passes them through untouched.
-PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
+PROVIDER_NAMESPACES = ("aws", "aws-native", "kubernetes", "pulumi")
 
 Environment = Literal["dev", "staging", "prod"]
 BlueprintKey = Literal["platform-base", "realtime-fraud"]

@@ -59,7 +59,10 @@ def test_prod_has_the_whole_serving_path(plan_of) -> None:
             "eventPattern"
         ]
     )
-    assert rule["detail"]["alarmName"] == ["fraud-prod-fraud-drift"]
+    assert rule["detail"]["alarmName"] == [
+        "fraud-prod-fraud-drift",
+        "fraud-prod-fraud-model-quality",
+    ]
     guard = next(r for r in plan.recording.resources if r.name == "fraud-prod-retraining-guard")
     assert guard.inputs["environment"]["variables"] == {
         "PIPELINE_NAME": "fraud-prod-training",
@@ -75,7 +78,11 @@ def shape(plan) -> dict[str, str]:
 
 def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     dev, prod = plan_of("fraud-dev"), plan_of("fraud-prod")
-    monitoring = {name for name in shape(prod) if name.startswith(("-data-quality", "-retraining"))}
+    monitoring = {
+        name
+        for name in shape(prod)
+        if name.startswith(("-data-quality", "-model-quality", "-retraining"))
+    }
     only_prod = sorted(set(shape(prod)) - set(shape(dev)) - monitoring)
     only_dev = sorted(set(shape(dev)) - set(shape(prod)))
     assert only_dev == []
@@ -112,6 +119,12 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
             "-retraining-rule",
             "-retraining-target",
             "-retraining-invoke",
+            "-model-quality-job",
+            "-model-quality-schedule",
+            "-model-quality-auc",
+            "-model-quality-role",
+            "-model-quality-role-policy",
+            "-model-quality-aws-native",
         ]
         + [
             f"-data-quality-drift-{f.replace('_', '-')}"

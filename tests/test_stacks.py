@@ -26,6 +26,8 @@ STATEFUL_TYPES = {
 @cache
 def accepts_tags(type_token: str) -> bool:
     """Whether the pulumi-aws resource class behind `aws:<module>/<x>:<Class>` takes tags."""
+    if not type_token.startswith("aws:"):
+        return type_token.startswith("aws-native:")  # every aws-native resource we use does
     module, cls = type_token.split(":")[1].split("/")[0], type_token.split(":")[2]
     # Python keywords get a trailing underscore (aws:lambda -> pulumi_aws.lambda_).
     package = getattr(pulumi_aws, module, None) or getattr(pulumi_aws, f"{module}_")
@@ -41,9 +43,12 @@ def test_every_taggable_resource_carries_the_required_tags(plan_of, shipped_stac
     plan = plan_of(shipped_stack)
     for resource in cloud_resources(plan):
         if accepts_tags(resource.type):
-            missing = REQUIRED_TAGS - set(resource.inputs.get("tags", {}))
+            tags = resource.inputs.get("tags", {})
+            if isinstance(tags, list):  # aws-native: [{key, value}]
+                tags = {tag["key"]: tag["value"] for tag in tags}
+            missing = REQUIRED_TAGS - set(tags)
             assert not missing, f"{resource.name} lacks tags {sorted(missing)}"
-            assert resource.inputs["tags"]["Name"] == resource.name
+            assert tags["Name"] == resource.name
 
 
 def test_durability_follows_the_environment(plan_of, shipped_stack) -> None:
