@@ -1,4 +1,5 @@
-"""`python -m blueprints`: list blueprints and stacks, plan a stack offline, generate docs.
+"""`python -m blueprints`: list blueprints and stacks, plan a stack offline, check a deployment
+against the policy pack, generate docs.
 
 Exit codes: 0 ok, 1 mandatory policy violations (or stale docs), 2 invalid config or usage.
 """
@@ -32,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("stack", metavar="STACK|FILE", help="stack name or path to a stack file")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--out", metavar="DIR", type=Path, help="also write DIR/<stack>.json")
+    check = verbs.add_parser(
+        "check", help="run the policy pack over a `pulumi stack export` or `preview --json` file"
+    )
+    check.add_argument("file", metavar="FILE", type=Path, help="the exported JSON file")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--environment",
+        choices=("dev", "staging", "prod"),
+        help="enforcement to apply (default: the resources' mlkit:environment tag, else prod)",
+    )
     docs = verbs.add_parser("docs", help="regenerate the generated docs")
     docs.add_argument("--check", action="store_true", help="fail (exit 1) if any are stale")
     return parser
@@ -80,7 +91,29 @@ def plan_command(stack: str, as_json: bool, out: Path | None) -> int:
     if out is not None:
         _write_atomically(out / f"{plan.stack.name}.json", document)
     print(document if as_json else render_text(plan), end="" if as_json else "\n")
-    return EXIT_VIOLATIONS if plan.mandatory_violations() else EXIT_OK
+    return EXIT_VIOLATIONS if plan.policies.mandatory else EXIT_OK
+
+
+def check_command(path: Path, as_json: bool, environment: str | None) -> int:
+    from blueprints.settings import ConfigError
+    from policies.evaluate import StateFileError, evaluate, infer_environment, load_state_file
+
+    try:
+        resources = load_state_file(path)
+    except StateFileError as error:
+        raise ConfigError(str(path), [("file", str(error))]) from None
+    report = evaluate(resources, environment or infer_environment(resources))
+    if as_json:
+        print(json.dumps(report.as_json() | {"resources": len(resources)}, indent=2))
+    else:
+        for v in report.violations:
+            print(f"{v.policy}\t{v.enforcement}\t{v.urn}\t{v.message}")
+        print(
+            f"{len(resources)} resources, {report.checked} policies ({report.environment}): "
+            f"{len(report.mandatory)} mandatory, "
+            f"{len(report.violations) - len(report.mandatory)} advisory violations"
+        )
+    return EXIT_VIOLATIONS if report.mandatory else EXIT_OK
 
 
 def docs_command(check: bool) -> int:
@@ -105,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_command()
         if args.verb == "docs":
             return docs_command(args.check)
+        if args.verb == "check":
+            return check_command(args.file, args.json, args.environment)
         return plan_command(args.stack, args.json, args.out)
     except RunError as error:  # ConfigError and program-reported config problems
         print(str(error), file=sys.stderr)

@@ -134,7 +134,60 @@ def render_configuration() -> str:
     return "\n".join(lines) + "\n"
 
 
-GENERATED: dict[str, Callable[[], str]] = {"docs/configuration.md": render_configuration}
+def render_policies() -> str:
+    from policies import controls
+    from policies.control import ENFORCEMENT
+
+    rows = controls()
+    lines = [
+        HEADER.format(source="policies/"),
+        "# Policy reference",
+        "",
+        f"{len(rows)} controls, one file each under `policies/<area>/`. The same CrossGuard",
+        "policies run in `pulumi preview --policy-pack policies`, in `python -m blueprints",
+        "plan` and in `python -m blueprints check FILE`. Enforcement follows severity per",
+        "environment (`policies/config/<environment>.json`): "
+        + "; ".join(f"{sev}: mandatory in {', '.join(envs)}" for sev, envs in ENFORCEMENT.items())
+        + ". Elsewhere a violation is advisory.",
+        "",
+        "| id | severity | mandatory in | what | why | mirrors | remediation |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in rows:
+        mandatory = [env for env in ("dev", "staging", "prod") if c.enforcement(env) == "mandatory"]
+        cells = [
+            f"`{c.id}`",
+            c.severity,
+            ", ".join(mandatory) or "-",
+            c.description,
+            c.why,
+            "; ".join(c.mirrors),
+            c.remediation,
+        ]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_policy_config(environment: str) -> str:
+    """CrossGuard pack config for one environment: advisory unless mandatory there."""
+    import json
+
+    from policies import controls
+
+    config: dict[str, str] = {"all": "advisory"}
+    for control in controls():
+        if control.enforcement(environment) == "mandatory":
+            config[control.id] = "mandatory"
+    return json.dumps(config, indent=2) + "\n"
+
+
+GENERATED: dict[str, Callable[[], str]] = {
+    "docs/configuration.md": render_configuration,
+    "docs/policies.md": render_policies,
+    "policies/config/dev.json": lambda: render_policy_config("dev"),
+    "policies/config/staging.json": lambda: render_policy_config("staging"),
+    "policies/config/prod.json": lambda: render_policy_config("prod"),
+}
 
 
 def stale_docs() -> list[str]:
@@ -149,5 +202,6 @@ def stale_docs() -> list[str]:
 
 def write_docs() -> list[str]:
     for relative, render in GENERATED.items():
+        (PROJECT_ROOT / relative).parent.mkdir(parents=True, exist_ok=True)
         (PROJECT_ROOT / relative).write_text(render(), encoding="utf-8")
     return list(GENERATED)

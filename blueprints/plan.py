@@ -10,8 +10,20 @@ from blueprints import stackfile
 from blueprints.program import main as program
 from blueprints.recording import PROJECT, RecordedResource, Recording, record
 from blueprints.settings import StackSettings, settings_from_config
+from policies.control import Resource
+from policies.evaluate import PolicyReport, evaluate
 
 PLAN_FORMAT_VERSION = 1
+
+
+def policy_resources(recording: Recording) -> list[Resource]:
+    """The recorded cloud resources as the policy pack sees them (no components or
+    providers, as in a `pulumi stack export`)."""
+    return [
+        Resource(r.type, r.name, r.urn, r.inputs, r.protect, r.retain_on_delete, r.parent)
+        for r in recording.resources
+        if r.custom and not r.type.startswith("pulumi:providers:")
+    ]
 
 
 @dataclass
@@ -19,6 +31,7 @@ class Plan:
     stack: stackfile.StackFile
     settings: StackSettings
     recording: Recording
+    policies: PolicyReport
 
     def components(self) -> Counter[str]:
         """Cloud resources per platform component (the middle of each top-level `mlkit:`
@@ -44,17 +57,13 @@ class Plan:
             "region": self.settings.region,
             "resources": [r.as_plan() for r in self.recording.resources],
             "outputs": self.recording.outputs,
-            # Filled by the policy pack, the cost model and the change-safety check as they
-            # land; null means "not computed", never "zero".
-            "policies": {"checked": 0, "violations": []},
+            "policies": self.policies.as_json(),
+            # Filled by the cost model and the change-safety check as they land; null means
+            # "not computed", never "zero".
             "cost": None,
             "deployTime": None,
             "changeSafety": None,
         }
-
-    def mandatory_violations(self) -> list[dict[str, Any]]:
-        violations = self.as_json()["policies"]["violations"]
-        return [v for v in violations if v["enforcement"] == "mandatory"]
 
 
 def component_of(resource: RecordedResource) -> str:
@@ -73,7 +82,8 @@ def plan_stack(stack_or_file: str) -> Plan:
         config=stack.config,
         secret_keys=stack.secret_keys,
     )
-    return Plan(stack, settings, recording)
+    policies = evaluate(policy_resources(recording), settings.environment)
+    return Plan(stack, settings, recording, policies)
 
 
 def render_text(plan: Plan) -> str:
@@ -92,8 +102,11 @@ def render_text(plan: Plan) -> str:
 
     def walk(resource: RecordedResource, prefix: str, last: bool, top: bool) -> None:
         branch = "" if top else ("└─ " if last else "├─ ")
-        flags = [flag for flag, on in (("protect", resource.protect),
-                 ("retain", resource.retain_on_delete)) if on]  # fmt: skip
+        flags = [
+            flag
+            for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete))
+            if on
+        ]
         suffix = f"  [{', '.join(flags)}]" if flags else ""
         rows.append((f"{prefix}{branch}{resource.name}", f"{resource.type}{suffix}"))
         kids = sorted(children.get(resource.urn, []), key=lambda r: r.name)
@@ -108,6 +121,17 @@ def render_text(plan: Plan) -> str:
     counts = plan.components()
     summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
     lines += ["", f"{sum(counts.values())} cloud resources: {summary}"]
+    report = plan.policies
+    lines += [
+        "",
+        f"Policies: {report.checked} checked for {report.environment}, "
+        f"{len(report.mandatory)} mandatory and "
+        f"{len(report.violations) - len(report.mandatory)} advisory violations",
+    ]
+    lines += [
+        f"  {v.enforcement:<9} {v.policy}  {v.urn.rsplit('::', 1)[-1]}: {v.message}"
+        for v in report.violations
+    ]
     if plan.recording.outputs:
         lines += ["", "Outputs:"]
         key_width = max(len(key) for key in plan.recording.outputs)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from blueprints.cli import EXIT_OK, main
 from blueprints.settings import SECRET_PLACEHOLDER
+from policies import controls
 
 GOOD = Path(__file__).parent / "good_stacks"
 RESOURCE_KEYS = {
@@ -49,7 +50,7 @@ def test_plan_json_shape(capsys) -> None:
         "platform-base",
         "dev",
     )
-    assert plan["policies"] == {"checked": 0, "violations": []}
+    assert plan["policies"] == {"checked": len(controls()), "environment": "dev", "violations": []}
     assert all(set(resource) == RESOURCE_KEYS for resource in plan["resources"])
     urns = [resource["urn"] for resource in plan["resources"]]
     assert urns == sorted(urns)

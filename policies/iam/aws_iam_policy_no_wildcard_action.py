@@ -1,0 +1,63 @@
+"""IAM policies grant no `*` or `service:*` actions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from policies.control import Control, Resource
+
+# Resources carrying an identity policy document, and the input that holds it.
+POLICY_INPUTS = {
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+}
+
+
+def statements(document: Any) -> list[dict[str, Any]]:
+    """The statements of a policy document given as JSON text or data."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            return []
+    found = document.get("Statement", []) if isinstance(document, dict) else []
+    return [found] if isinstance(found, dict) else [s for s in found if isinstance(s, dict)]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def check(resource: Resource) -> Iterable[str]:
+    for statement in statements(resource.props.get(POLICY_INPUTS[resource.type])):
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in as_list(statement.get("Action", [])):
+            if action == "*" or (isinstance(action, str) and action.endswith(":*")):
+                yield f"policy allows the wildcard action '{action}'"
+
+
+CONTROL = Control(
+    id="aws-iam-policy-no-wildcard-action",
+    description="IAM policies allow no `*` or `service:*` actions.",
+    why="Training, serving and pipeline roles touch customer data; a wildcard action turns "
+    "one compromised job into full access to a service.",
+    severity="critical",
+    mirrors=(
+        "CKV_AWS_62",
+        "CKV_AWS_286",
+        "CKV_AWS_288",
+        "cfn-nag F4",
+        "AWS Config iam-policy-no-statements-with-admin-access",
+        "prowler iam_policy_allows_privilege_escalation",
+    ),
+    remediation="List the actions the workload needs (modules.security.iam.allow refuses "
+    "wildcards).",
+    resource_types=tuple(POLICY_INPUTS),
+    check=check,
+    tags=("iam",),
+)
