@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Any
 
+from policies.common import as_list, statements
 from policies.control import Control, Resource
 
 # Resources carrying an identity policy document, and the input that holds it.
@@ -15,21 +14,6 @@ POLICY_INPUTS = {
     "aws:iam/userPolicy:UserPolicy": "policy",
     "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
-
-
-def statements(document: Any) -> list[dict[str, Any]]:
-    """The statements of a policy document given as JSON text or data."""
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except json.JSONDecodeError:
-            return []
-    found = document.get("Statement", []) if isinstance(document, dict) else []
-    return [found] if isinstance(found, dict) else [s for s in found if isinstance(s, dict)]
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def check(resource: Resource) -> Iterable[str]:

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from policies.common import bucket_key, buckets, by_bucket
 from policies.control import Control, Resource
 
-BUCKET = "aws:s3/bucket:Bucket"
 BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SETTINGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
-def _bucket_key(bucket: Resource) -> str:
-    """How other resources name the bucket: its physical name, or (offline) its logical one."""
-    return str(bucket.props.get("bucket") or bucket.name)
-
-
 def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
-    blocks = {str(r.props.get("bucket")): r for r in resources if r.type == BLOCK}
-    for bucket in (r for r in resources if r.type == BUCKET):
-        block = blocks.get(_bucket_key(bucket))
-        if block is None:
+    blocks = by_bucket(resources, BLOCK)
+    for bucket in buckets(resources):
+        found = blocks.get(bucket_key(bucket), [])
+        if not found:
             yield bucket, "bucket has no public access block"
-            continue
-        off = [name for name in SETTINGS if block.props.get(name) is not True]
-        if off:
-            yield block, f"public access block leaves {', '.join(off)} off"
+        for block in found:
+            off = [name for name in SETTINGS if block.props.get(name) is not True]
+            if off:
+                yield block, f"public access block leaves {', '.join(off)} off"
 
 
 CONTROL = Control(
