@@ -24,6 +24,8 @@ def controls() -> tuple[Control, ...]:
     for area in sorted(p.name for p in AREAS_DIR.iterdir() if (p / "__init__.py").is_file()):
         package = f"policies.{area}"
         for module in pkgutil.iter_modules([str(AREAS_DIR / area)]):
+            if module.name.startswith("_"):  # an area's shared helpers, not a control
+                continue
             control = importlib.import_module(f"{package}.{module.name}").CONTROL
             if control.id.replace("-", "_") != module.name:
                 raise ValueError(f"{package}.{module.name} defines control {control.id}")
