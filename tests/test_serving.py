@@ -157,7 +157,7 @@ def test_model_role_is_scoped(record_program) -> None:
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     assert resources["ModelArtifacts"] == ["arn:aws:s3:::artifacts/training/*"]
     assert resources["DataCapture"] == ["arn:aws:s3:::artifacts/data-capture/*"]
-    assert resources["ModelImages"] == [REPO]
+    assert resources["Images"] == [REPO]
     assert resources["VpcInterfaces"] == [
         "arn:aws:ec2:eu-west-1:111122223333:network-interface/*",
         "arn:aws:ec2:eu-west-1:111122223333:subnet/*",

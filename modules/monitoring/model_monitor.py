@@ -13,7 +13,7 @@ import pulumi_aws_native as aws_native
 
 from modules.common import resource_tags
 from modules.monitoring import metric_alarm
-from modules.security.iam import allow, service_role
+from modules.security.iam import allow, sagemaker_job_statements, service_role
 
 # Model Monitor publishes per-feature drift here when publish_cloudwatch_metrics is on,
 # and model-quality metrics (auc, f1, ...) in the second.
@@ -21,19 +21,6 @@ DRIFT_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
 OUTPUT_PATH = "/opt/ml/processing/output"
-VPC_DESCRIBE_ACTIONS = [
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcs",
-]
-VPC_INTERFACE_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-]
 
 
 @dataclass(kw_only=True)
@@ -95,7 +82,6 @@ def monitoring_job_role(
     """What a Model Monitor job needs: read captured data, baselines and labels, write
     reports, the key, the analyzer image, VPC interfaces, logs and metrics."""
     bucket = args.artifacts_bucket_arn
-    region_account = pulumi.Output.concat(":", args.region, ":", args.account_id, ":")
     return service_role(
         name,
         service="sagemaker.amazonaws.com",
@@ -117,35 +103,11 @@ def monitoring_job_role(
                 [args.kms_key_arn],
                 sid="Key",
             ),
-            allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),
-            allow(
-                [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
-                [args.image_repository_arn],
-                sid="AnalyzerImage",
+            *sagemaker_job_statements(
+                region=args.region,
+                account_id=args.account_id,
+                image_repository_arns=[args.image_repository_arn],
             ),
-            allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
-            allow(
-                VPC_INTERFACE_ACTIONS,
-                [
-                    pulumi.Output.concat("arn:aws:ec2", region_account, kind)
-                    for kind in ("network-interface/*", "subnet/*", "security-group/*")
-                ],
-                sid="VpcInterfaces",
-            ),
-            allow(
-                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                [
-                    pulumi.Output.concat(
-                        "arn:aws:logs", region_account, "log-group:/aws/sagemaker/*"
-                    )
-                ],
-                sid="Logs",
-            ),
-            allow(["cloudwatch:PutMetricData"], ["*"], sid="Metrics"),
         ],
         tags=tags,
         parent=parent,

@@ -56,6 +56,57 @@ def allow(
     return statement
 
 
+# What SageMaker needs to attach a job or model to the stack's private subnets.
+VPC_DESCRIBE_ACTIONS = [
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+]
+VPC_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+]
+IMAGE_PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
+
+
+def sagemaker_job_statements(
+    *,
+    region: str,
+    account_id: pulumi.Input[str],
+    image_repository_arns: Sequence[pulumi.Input[str]],
+) -> list[dict[str, Any]]:
+    """What a SageMaker job or model in the stack's VPC needs besides its data: pull its
+    images, attach network interfaces to the private subnets, write logs and metrics."""
+    region_account = pulumi.Output.concat(":", region, ":", account_id, ":")
+    return [
+        allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),
+        allow(IMAGE_PULL_ACTIONS, list(image_repository_arns), sid="Images"),
+        allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
+        allow(
+            VPC_INTERFACE_ACTIONS,
+            [
+                pulumi.Output.concat("arn:aws:ec2", region_account, kind)
+                for kind in ("network-interface/*", "subnet/*", "security-group/*")
+            ],
+            sid="VpcInterfaces",
+        ),
+        allow(
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [pulumi.Output.concat("arn:aws:logs", region_account, "log-group:/aws/sagemaker/*")],
+            sid="Logs",
+        ),
+        allow(["cloudwatch:PutMetricData"], ["*"], sid="Metrics"),
+    ]
+
+
 def policy_document(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
     """A policy document as JSON text; statements may hold Outputs (ARNs)."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})

@@ -9,29 +9,10 @@ import pulumi
 import pulumi_aws as aws
 
 from modules.common import resource_tags
-from modules.security.iam import allow, service_role
+from modules.security.iam import allow, sagemaker_job_statements, service_role
 
 PRIMARY_VARIANT = "primary"
 SHADOW_VARIANT = "shadow"
-# Actions SageMaker needs to attach a VPC-only model to the stack's private subnets.
-VPC_DESCRIBE_ACTIONS = [
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcs",
-]
-VPC_INTERFACE_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-]
-IMAGE_PULL_ACTIONS = [
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-]
 
 
 @dataclass
@@ -114,7 +95,6 @@ class RealtimeEndpoint(pulumi.ComponentResource):
         tags = dict(args.tags) | {"mlkit:component": "serving"}
         child = pulumi.ResourceOptions(parent=self)
         bucket_arn = args.artifacts_bucket_arn
-        account_arn = pulumi.Output.concat(":", args.region, ":", args.account_id, ":")
 
         role = service_role(
             f"{name}-role",
@@ -132,27 +112,11 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                     sid="DataCapture",
                 ),
                 allow(["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="Key"),
-                allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),
-                allow(IMAGE_PULL_ACTIONS, list(args.image_repository_arns), sid="ModelImages"),
-                allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
-                allow(
-                    VPC_INTERFACE_ACTIONS,
-                    [
-                        pulumi.Output.concat("arn:aws:ec2", account_arn, kind)
-                        for kind in ("network-interface/*", "subnet/*", "security-group/*")
-                    ],
-                    sid="VpcInterfaces",
+                *sagemaker_job_statements(
+                    region=args.region,
+                    account_id=args.account_id,
+                    image_repository_arns=args.image_repository_arns,
                 ),
-                allow(
-                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    [
-                        pulumi.Output.concat(
-                            "arn:aws:logs", account_arn, "log-group:/aws/sagemaker/Endpoints/*"
-                        )
-                    ],
-                    sid="Logs",
-                ),
-                allow(["cloudwatch:PutMetricData"], ["*"], sid="Metrics"),
             ],
             tags=tags,
             parent=self,

@@ -17,13 +17,8 @@ import pulumi_aws as aws
 
 from functions.training.definition import SCRIPTS_DIR, load_template, render_definition
 from modules.common import Durability, resource_tags
-from modules.security.iam import allow, service_role
+from modules.security.iam import allow, sagemaker_job_statements, service_role
 
-ECR_PULL_ACTIONS = [
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-]
 JOB_ACTIONS = [
     "sagemaker:AddTags",
     "sagemaker:CreateProcessingJob",
@@ -32,19 +27,6 @@ JOB_ACTIONS = [
     "sagemaker:DescribeTrainingJob",
     "sagemaker:StopProcessingJob",
     "sagemaker:StopTrainingJob",
-]
-VPC_INTERFACE_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-]
-VPC_DESCRIBE_ACTIONS = [
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcs",
 ]
 # Keep the last tagged images; untagged layers from failed pushes expire.
 IMAGE_LIFECYCLE = {
@@ -266,27 +248,11 @@ class Training(pulumi.ComponentResource):
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                     sid="PassOwnRoleToJobs",
                 ),
-                allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),
-                allow(ECR_PULL_ACTIONS, [*image_repositories, repository.arn], sid="Images"),
-                allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
-                allow(
-                    VPC_INTERFACE_ACTIONS,
-                    [
-                        pulumi.Output.concat("arn:aws:ec2", region_account, kind)
-                        for kind in ("network-interface/*", "subnet/*", "security-group/*")
-                    ],
-                    sid="VpcInterfaces",
+                *sagemaker_job_statements(
+                    region=args.region,
+                    account_id=args.account_id,
+                    image_repository_arns=[*image_repositories, repository.arn],
                 ),
-                allow(
-                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    [
-                        pulumi.Output.concat(
-                            "arn:aws:logs", region_account, "log-group:/aws/sagemaker/*"
-                        )
-                    ],
-                    sid="Logs",
-                ),
-                allow(["cloudwatch:PutMetricData"], ["*"], sid="Metrics"),
             ],
             tags=tags,
             parent=self,
