@@ -378,49 +378,41 @@ def serve(
     )
     outputs: dict[str, Any] = {}
     if serving.data_capture_percent:
+        monitor_job = {
+            "endpoint_name": endpoint.endpoint_name,
+            "account_id": base.account_id,
+            "region": settings.region,
+            "kms_key_arn": base.key.key_arn,
+            "artifacts_bucket_name": base.artifacts.bucket_name,
+            "artifacts_bucket_arn": base.artifacts.bucket_arn,
+            "subnet_ids": base.network.private_subnet_ids,
+            "security_group_ids": [base.network.workload_security_group_id],
+            "image_uri": images["monitoring"],
+            "image_repository_arn": image_repository_arn(images["monitoring"]),
+            "alert_topic_arn": base.observability.alert_topic_arn,
+            "tags": base.tags,
+        }
         drift = DataQualityMonitoring(
             f"{stack}-data-quality",
             DataQualityArgs(
-                endpoint_name=endpoint.endpoint_name,
                 features=schema["order"],
-                account_id=base.account_id,
-                region=settings.region,
-                kms_key_arn=base.key.key_arn,
-                artifacts_bucket_name=base.artifacts.bucket_name,
-                artifacts_bucket_arn=base.artifacts.bucket_arn,
                 baseline_uri=pulumi.Output.concat(
                     "s3://", base.artifacts.bucket_name, "/training/", MONITORING_BASELINE_DIR
                 ),
-                subnet_ids=base.network.private_subnet_ids,
-                security_group_ids=[base.network.workload_security_group_id],
-                image_uri=images["monitoring"],
-                image_repository_arn=image_repository_arn(images["monitoring"]),
-                alert_topic_arn=base.observability.alert_topic_arn,
                 schedule=settings.monitoring.data_quality_schedule,
                 drift_threshold=settings.monitoring.drift_threshold,
-                tags=base.tags,
+                **monitor_job,
             ),
         )
         quality = ModelQualityMonitoring(
             f"{stack}-model-quality",
             ModelQualityArgs(
-                endpoint_name=endpoint.endpoint_name,
                 ground_truth_uri=pulumi.Output.concat(
                     "s3://", base.artifacts.bucket_name, "/ground-truth/monitoring"
                 ),
                 min_auc=settings.training.auc_threshold,
-                account_id=base.account_id,
-                region=settings.region,
-                kms_key_arn=base.key.key_arn,
-                artifacts_bucket_name=base.artifacts.bucket_name,
-                artifacts_bucket_arn=base.artifacts.bucket_arn,
-                subnet_ids=base.network.private_subnet_ids,
-                security_group_ids=[base.network.workload_security_group_id],
-                image_uri=images["monitoring"],
-                image_repository_arn=image_repository_arn(images["monitoring"]),
-                alert_topic_arn=base.observability.alert_topic_arn,
                 schedule=settings.monitoring.model_quality_schedule,
-                tags=base.tags,
+                **monitor_job,
             ),
         )
         outputs["driftAlarm"] = drift.drift_alarm_name

@@ -9,11 +9,10 @@ import pulumi
 import pulumi_aws as aws
 
 from modules.common import Durability, resource_tags
-from modules.observability import encrypted_log_group
-from modules.security.iam import allow, service_role
+from modules.python_function import PythonFunctionArgs, python_function
+from modules.security.iam import allow
 
 AGGREGATOR_CODE = "functions/aggregator"
-LAMBDA_RUNTIME = "python3.12"
 STREAM_READ_ACTIONS = [
     "kinesis:DescribeStream",
     "kinesis:DescribeStreamSummary",
@@ -118,61 +117,39 @@ class StreamingIngestion(pulumi.ComponentResource):
             tags=resource_tags(f"{name}-dead-letters", tags),
             opts=child,
         )
-        function_name = f"{name}-aggregator"
-        log_group = encrypted_log_group(
-            f"{name}-aggregator-logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            durability=durability,
-            tags=tags,
-            parent=self,
-        )
-        role = service_role(
-            f"{name}-aggregator-role",
-            service="lambda.amazonaws.com",
-            account_id=args.account_id,
-            statements=[
-                allow(STREAM_READ_ACTIONS, [stream.arn], sid="ReadStream"),
-                allow(["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="StackKey"),
-                allow(STATE_ACTIONS, [state.arn], sid="WindowState"),
-                allow(
-                    ["sagemaker:PutRecord"],
-                    [args.aggregate_group_arn, args.transactions_group_arn],
-                    sid="WriteFeatures",
-                ),
-                allow(["sqs:SendMessage"], [dead_letters.arn], sid="DeadLetters"),
-                allow(
-                    ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    [pulumi.Output.concat(log_group.arn, ":*")],
-                    sid="Logs",
-                ),
-            ],
-            tags=tags,
-            parent=self,
-        )
-        function = aws.lambda_.Function(
+        function = python_function(
             f"{name}-aggregator",
-            name=function_name,
-            runtime=LAMBDA_RUNTIME,
-            handler="handler.handler",
-            code=pulumi.FileArchive(AGGREGATOR_CODE),
-            role=role.arn,
-            memory_size=256,
-            timeout=60,
-            kms_key_arn=args.kms_key_arn,
-            environment={
-                "variables": {
+            PythonFunctionArgs(
+                code_dir=AGGREGATOR_CODE,
+                environment={
                     "STATE_TABLE": state.name,
                     "CARD_FEATURE_GROUP": args.aggregate_group_name,
                     "TRANSACTIONS_FEATURE_GROUP": args.transactions_group_name,
                     "DEAD_LETTER_QUEUE_URL": dead_letters.url,
                     "WINDOWS": ",".join(f"{k}={v}" for k, v in args.windows.items()),
-                }
-            },
-            logging_config={"log_format": "Text", "log_group": log_group.name},
-            tags=resource_tags(f"{name}-aggregator", tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+                },
+                statements=[
+                    allow(STREAM_READ_ACTIONS, [stream.arn], sid="ReadStream"),
+                    allow(
+                        ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="StackKey"
+                    ),
+                    allow(STATE_ACTIONS, [state.arn], sid="WindowState"),
+                    allow(
+                        ["sagemaker:PutRecord"],
+                        [args.aggregate_group_arn, args.transactions_group_arn],
+                        sid="WriteFeatures",
+                    ),
+                    allow(["sqs:SendMessage"], [dead_letters.arn], sid="DeadLetters"),
+                ],
+                account_id=args.account_id,
+                kms_key_arn=args.kms_key_arn,
+                log_retention_days=args.log_retention_days,
+                durability=durability,
+                memory_mb=256,
+                timeout_seconds=60,
+                tags=tags,
+            ),
+            parent=self,
         )
         aws.lambda_.EventSourceMapping(
             f"{name}-aggregator-trigger",

@@ -12,11 +12,10 @@ import pulumi
 import pulumi_aws as aws
 
 from modules.common import Durability, resource_tags
-from modules.observability import encrypted_log_group
-from modules.security.iam import allow, service_role
+from modules.python_function import PythonFunctionArgs, python_function
+from modules.security.iam import allow
 
 RETRAIN_GUARD_CODE = "functions/retrain_guard"
-LAMBDA_RUNTIME = "python3.12"
 
 
 def metric_alarm(
@@ -241,59 +240,35 @@ class RetrainingTrigger(pulumi.ComponentResource):
             raise ValueError("min_interval_hours must be positive")
         tags = dict(args.tags) | {"mlkit:component": "monitoring"}
         child = pulumi.ResourceOptions(parent=self)
-        function_name = f"{name}-guard"
         pipeline_arn = pulumi.Output.concat(
             "arn:aws:sagemaker:", args.region, ":", args.account_id, ":pipeline/",
             args.pipeline_name,
         )  # fmt: skip
-        logs = encrypted_log_group(
-            f"{name}-guard-logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            durability=args.durability,
-            tags=tags,
-            parent=self,
-        )
-        role = service_role(
-            f"{name}-guard-role",
-            service="lambda.amazonaws.com",
-            account_id=args.account_id,
-            statements=[
-                allow(
-                    ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
-                    [pipeline_arn],
-                    sid="StartTraining",
-                ),
-                allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
-                allow(
-                    ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    [pulumi.Output.concat(logs.arn, ":*")],
-                    sid="Logs",
-                ),
-            ],
-            tags=tags,
-            parent=self,
-        )
-        function = aws.lambda_.Function(
+        function = python_function(
             f"{name}-guard",
-            name=function_name,
-            runtime=LAMBDA_RUNTIME,
-            handler="handler.handler",
-            code=pulumi.FileArchive(RETRAIN_GUARD_CODE),
-            role=role.arn,
-            memory_size=128,
-            timeout=30,
-            kms_key_arn=args.kms_key_arn,
-            environment={
-                "variables": {
+            PythonFunctionArgs(
+                code_dir=RETRAIN_GUARD_CODE,
+                environment={
                     "PIPELINE_NAME": args.pipeline_name,
                     "MIN_INTERVAL_HOURS": str(args.min_interval_hours),
-                }
-            },
-            logging_config={"log_format": "Text", "log_group": logs.name},
-            tags=resource_tags(f"{name}-guard", tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+                },
+                statements=[
+                    allow(
+                        ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+                        [pipeline_arn],
+                        sid="StartTraining",
+                    ),
+                    allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
+                ],
+                account_id=args.account_id,
+                kms_key_arn=args.kms_key_arn,
+                log_retention_days=args.log_retention_days,
+                durability=args.durability,
+                memory_mb=128,
+                timeout_seconds=30,
+                tags=tags,
+            ),
+            parent=self,
         )
         rule = aws.cloudwatch.EventRule(
             f"{name}-rule",

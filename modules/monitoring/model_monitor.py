@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -74,6 +75,31 @@ class ModelQualityArgs(MonitorJobArgs):
     `yyyy/mm/dd/hh/`."""
     min_auc: float
     """Alarm when the live AUC falls below this (the training gate's threshold)."""
+
+
+def job_environment(args: MonitorJobArgs, role: aws.iam.Role) -> dict[str, Any]:
+    """Where a monitoring job runs, the same for both kinds of job definition: one encrypted
+    instance in the private subnets, network-isolated, for at most an hour."""
+    return {
+        "job_resources": {
+            "cluster_config": {
+                "instance_count": 1,
+                "instance_type": args.instance_type,
+                "volume_size_in_gb": 20,
+                "volume_kms_key_id": args.kms_key_arn,
+            }
+        },
+        "network_config": {
+            "enable_network_isolation": True,
+            "enable_inter_container_traffic_encryption": True,
+            "vpc_config": {
+                "subnets": args.subnet_ids,
+                "security_group_ids": list(args.security_group_ids),
+            },
+        },
+        "role_arn": role.arn,
+        "stopping_condition": {"max_runtime_in_seconds": 3600},
+    }
 
 
 def monitoring_job_role(
@@ -168,24 +194,7 @@ class DataQualityMonitoring(pulumi.ComponentResource):
                     }
                 },
             },
-            job_resources={
-                "cluster_config": {
-                    "instance_count": 1,
-                    "instance_type": args.instance_type,
-                    "volume_size_in_gb": 20,
-                    "volume_kms_key_id": args.kms_key_arn,
-                }
-            },
-            network_config={
-                "enable_network_isolation": True,
-                "enable_inter_container_traffic_encryption": True,
-                "vpc_config": {
-                    "subnets": args.subnet_ids,
-                    "security_group_ids": list(args.security_group_ids),
-                },
-            },
-            role_arn=role.arn,
-            stopping_condition={"max_runtime_in_seconds": 3600},
+            **job_environment(args, role),
             tags=resource_tags(f"{name}-job", tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
         )
@@ -296,24 +305,7 @@ class ModelQualityMonitoring(pulumi.ComponentResource):
                     }
                 ],
             },
-            job_resources={
-                "cluster_config": {
-                    "instance_count": 1,
-                    "instance_type": args.instance_type,
-                    "volume_size_in_gb": 20,
-                    "volume_kms_key_id": args.kms_key_arn,
-                }
-            },
-            network_config={
-                "enable_network_isolation": True,
-                "enable_inter_container_traffic_encryption": True,
-                "vpc_config": {
-                    "subnets": args.subnet_ids,
-                    "security_group_ids": list(args.security_group_ids),
-                },
-            },
-            role_arn=role.arn,
-            stopping_condition={"max_runtime_in_seconds": 3600},
+            **job_environment(args, role),
             tags=[{"key": k, "value": v} for k, v in resource_tags(f"{name}-job", tags).items()],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role], provider=native),
         )

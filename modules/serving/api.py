@@ -12,10 +12,10 @@ import pulumi_aws as aws
 
 from modules.common import Durability, resource_tags
 from modules.observability import encrypted_log_group
-from modules.security.iam import allow, service_role
+from modules.python_function import PythonFunctionArgs, python_function
+from modules.security.iam import allow
 
 SCORING_CODE = "functions/scoring"
-LAMBDA_RUNTIME = "python3.12"
 ROUTE = "POST /score"
 # One JSON line per request, for audit next to the Lambda's own decision log.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -92,17 +92,7 @@ class ScoringApi(pulumi.ComponentResource):
             raise ValueError("JWT authorization needs an issuer and at least one audience")
         tags = dict(args.tags) | {"mlkit:component": "serving"}
         child = pulumi.ResourceOptions(parent=self)
-        function_name = f"{name}-scoring"
 
-        function_logs = encrypted_log_group(
-            f"{name}-scoring-logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            durability=args.durability,
-            tags=tags,
-            parent=self,
-        )
         access_logs = encrypted_log_group(
             f"{name}-access-logs",
             log_group_name=f"/mlkit/{name}/access",
@@ -112,43 +102,31 @@ class ScoringApi(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
-        role = service_role(
-            f"{name}-scoring-role",
-            service="lambda.amazonaws.com",
-            account_id=args.account_id,
-            statements=[
-                allow(["sagemaker:InvokeEndpoint"], [args.endpoint_arn], sid="InvokeModel"),
-                allow(["sagemaker:GetRecord"], list(args.feature_group_arns), sid="OnlineFeatures"),
-                allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
-                allow(
-                    ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    [pulumi.Output.concat(function_logs.arn, ":*")],
-                    sid="Logs",
-                ),
-            ],
-            tags=tags,
-            parent=self,
-        )
-        function = aws.lambda_.Function(
+        function = python_function(
             f"{name}-scoring",
-            name=function_name,
-            runtime=LAMBDA_RUNTIME,
-            handler="handler.handler",
-            code=pulumi.FileArchive(SCORING_CODE),
-            role=role.arn,
-            memory_size=512,
-            timeout=15,
-            kms_key_arn=args.kms_key_arn,
-            environment={
-                "variables": {
+            PythonFunctionArgs(
+                code_dir=SCORING_CODE,
+                environment={
                     "ENDPOINT_NAME": args.endpoint_name,
                     "MODEL_PACKAGE_ARN": args.model_package_arn,
                     "MODEL_SCHEMA": json.dumps(args.model_schema, sort_keys=True),
-                }
-            },
-            logging_config={"log_format": "Text", "log_group": function_logs.name},
-            tags=resource_tags(f"{name}-scoring", tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[function_logs]),
+                },
+                statements=[
+                    allow(["sagemaker:InvokeEndpoint"], [args.endpoint_arn], sid="InvokeModel"),
+                    allow(
+                        ["sagemaker:GetRecord"], list(args.feature_group_arns), sid="OnlineFeatures"
+                    ),
+                    allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
+                ],
+                account_id=args.account_id,
+                kms_key_arn=args.kms_key_arn,
+                log_retention_days=args.log_retention_days,
+                durability=args.durability,
+                memory_mb=512,
+                timeout_seconds=15,
+                tags=tags,
+            ),
+            parent=self,
         )
         api = aws.apigatewayv2.Api(
             f"{name}-api",

@@ -1,0 +1,87 @@
+"""A Python Lambda function the kit deploys from `functions/`: with its encrypted log group
+and a role holding exactly the given statements plus its own logging."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from modules.common import Durability, resource_tags
+from modules.observability import encrypted_log_group
+from modules.security.iam import allow, service_role
+
+LAMBDA_RUNTIME = "python3.12"
+
+
+@dataclass
+class PythonFunctionArgs:
+    code_dir: str
+    """Folder under the project with `handler.py` defining `handler(event, context)`."""
+    environment: Mapping[str, pulumi.Input[str]]
+    """Environment variables: the handler's contract."""
+    statements: Sequence[Mapping[str, Any]]
+    """What the function may do besides writing its logs (least privilege)."""
+    account_id: pulumi.Input[str]
+    """Account of the stack."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for the log group and the environment variables."""
+    log_retention_days: int
+    """Retention of the function's logs."""
+    durability: Durability
+    """Durability of the log group."""
+    memory_mb: int = 256
+    """Memory (and so CPU) of the function."""
+    timeout_seconds: int = 60
+    """Longest run."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack and component tags."""
+
+
+def python_function(
+    name: str, args: PythonFunctionArgs, parent: pulumi.Resource
+) -> aws.lambda_.Function:
+    """Creates `<name>` (function, physical name too, so its log group is known up front),
+    `<name>-logs` and `<name>-role` (with `<name>-role-policy`), children of `parent`."""
+    logs = encrypted_log_group(
+        f"{name}-logs",
+        log_group_name=f"/aws/lambda/{name}",
+        retention_days=args.log_retention_days,
+        kms_key_arn=args.kms_key_arn,
+        durability=args.durability,
+        tags=args.tags,
+        parent=parent,
+    )
+    role = service_role(
+        f"{name}-role",
+        service="lambda.amazonaws.com",
+        account_id=args.account_id,
+        statements=[
+            *args.statements,
+            allow(
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [pulumi.Output.concat(logs.arn, ":*")],
+                sid="Logs",
+            ),
+        ],
+        tags=args.tags,
+        parent=parent,
+    )
+    return aws.lambda_.Function(
+        name,
+        name=name,
+        runtime=LAMBDA_RUNTIME,
+        handler="handler.handler",
+        code=pulumi.FileArchive(args.code_dir),
+        role=role.arn,
+        memory_size=args.memory_mb,
+        timeout=args.timeout_seconds,
+        kms_key_arn=args.kms_key_arn,
+        environment={"variables": dict(args.environment)},
+        logging_config={"log_format": "Text", "log_group": logs.name},
+        tags=resource_tags(name, args.tags),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs]),
+    )
