@@ -36,9 +36,12 @@ class Resource:
     def tags(self) -> dict[str, str]:
         """Tags as a mapping (aws-native resources list them as key/value pairs)."""
         tags = self.props.get("tags") or {}
-        if isinstance(tags, list):
-            return {t.get("key", ""): t.get("value", "") for t in tags if isinstance(t, dict)}
-        return dict(tags)
+        # CrossGuard hands over read-only Mapping/Sequence proxies, not dicts and lists.
+        if isinstance(tags, Mapping):
+            return dict(tags)
+        if isinstance(tags, Sequence) and not isinstance(tags, str):
+            return {t.get("key", ""): t.get("value", "") for t in tags if isinstance(t, Mapping)}
+        return {}
 
     @property
     def environment(self) -> str | None:
@@ -164,5 +167,7 @@ def resource_from_policy_resource(resource: pp.PolicyResource) -> Resource:
         props=resource.props,
         protect=bool(getattr(opts, "protect", False)),
         retain_on_delete=getattr(opts, "retain_on_delete", None),
-        parent=resource.parent.urn if resource.parent else None,
+        # The engine links the parent resource; a state file or the recorder only knows
+        # its URN (in the options), often a component that is not a policy resource itself.
+        parent=resource.parent.urn if resource.parent else getattr(opts, "parent", None),
     )

@@ -1,0 +1,1 @@
+"""Controls: cross-cutting baseline (tags, protection, instance types, logs and messaging)."""

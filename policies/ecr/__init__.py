@@ -1,0 +1,1 @@
+"""Controls: ecr (training and serving image repositories)."""

@@ -1,0 +1,1 @@
+"""Controls: edge (AWS IoT and Greengrass device policies)."""

@@ -1,0 +1,1 @@
+"""Controls: feature store (SageMaker feature groups, their Glue catalog, DynamoDB, ElastiCache)."""

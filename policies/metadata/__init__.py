@@ -1,0 +1,1 @@
+"""Controls: metadata stores (RDS for a self-managed registry or MLflow)."""

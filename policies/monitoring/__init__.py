@@ -1,0 +1,1 @@
+"""Controls: monitoring (alarms, Model Monitor jobs)."""

@@ -1,0 +1,1 @@
+"""Controls: network (VPCs, security groups, flow logs)."""

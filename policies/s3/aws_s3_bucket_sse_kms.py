@@ -1,0 +1,70 @@
+"""Every bucket encrypts by default with a customer-managed KMS key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from policies.baseline._props import aws_managed_key, items, mapping, text
+from policies.common import bucket_key
+from policies.control import Control, Resource
+from policies.s3._companions import ENCRYPTION_TYPES, all_buckets, companions
+
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
+def problem(configuration: Resource) -> str | None:
+    """What keeps an encryption configuration from a customer-managed KMS default (None: ok)."""
+    defaults = [
+        mapping(mapping(rule).get("applyServerSideEncryptionByDefault"))
+        for rule in items(configuration.props.get("rules"))
+    ]
+    defaults = [d for d in defaults if d]
+    if not defaults:
+        return "encryption configuration sets no default encryption"
+    findings = []
+    for default in defaults:
+        algorithm = text(default.get("sseAlgorithm"))
+        key = text(default.get("kmsMasterKeyId"))
+        if algorithm not in KMS_ALGORITHMS:
+            findings.append(f"default encryption is {algorithm or 'unset'}, not aws:kms")
+        elif not key:
+            findings.append(f"default encryption is {algorithm} without a kmsMasterKeyId")
+        elif aws_managed_key(key, "s3"):
+            findings.append("default encryption uses the AWS managed key alias/aws/s3")
+        else:
+            return None
+    return findings[0]
+
+
+def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
+    configurations = companions(resources, *ENCRYPTION_TYPES)
+    for bucket in all_buckets(resources):
+        found = configurations.get(bucket_key(bucket), [])
+        if not found:
+            yield bucket, "bucket has no server-side encryption configuration"
+        for configuration in found:
+            message = problem(configuration)
+            if message:
+                yield configuration, message
+
+
+CONTROL = Control(
+    id="aws-s3-bucket-sse-kms",
+    description="Every S3 bucket encrypts new objects by default with SSE-KMS (aws:kms or "
+    "aws:kms:dsse) under a customer-managed key.",
+    why="Training sets, offline features and captured requests are confidential: a "
+    "customer-managed key puts every read behind a key policy and in CloudTrail, and "
+    "revoking the key cuts access to the data; SSE-S3 and the AWS managed key aws/s3 do "
+    "neither. The deprecated inline bucket input is not read: use the companion resource.",
+    severity="high",
+    mirrors=(
+        "CKV_AWS_145",
+        "AWS Config s3-default-encryption-kms",
+        "prowler s3_bucket_kms_encryption",
+    ),
+    remediation="Add aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm "
+    "'aws:kms' and kms_master_key_id set to the stack key (modules.security.SecureBucket "
+    "does).",
+    stack_check=check,
+    tags=("s3", "encryption"),
+)

@@ -1,0 +1,1 @@
+"""Controls: serving (SageMaker models, endpoints, the scoring API)."""

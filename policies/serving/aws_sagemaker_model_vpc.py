@@ -1,0 +1,38 @@
+"""SageMaker models run in the VPC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from policies.common import is_object, non_empty_array
+from policies.control import Control, Resource
+from policies.serving._endpoints import MODEL
+
+
+def check(model: Resource) -> Iterable[str]:
+    vpc = model.props.get("vpcConfig")
+    if not is_object(vpc) or not vpc:
+        yield "model has no VPC config"
+        return
+    if not non_empty_array(vpc.get("subnets")):
+        yield "model VPC config has no subnets"
+    if not non_empty_array(vpc.get("securityGroupIds")):
+        yield "model VPC config has no security groups"
+
+
+CONTROL = Control(
+    id="aws-sagemaker-model-vpc",
+    description="SageMaker models have a vpcConfig with subnets and security groups.",
+    why="In the VPC the endpoint's instances reach S3, ECR and KMS through the stack's "
+    "endpoints and security group instead of SageMaker's shared network.",
+    severity="high",
+    mirrors=(
+        "AWS Config sagemaker-model-in-vpc",
+        "prowler sagemaker_models_vpc_settings_configured",
+    ),
+    remediation="Pass vpc_config with the stack's private subnets and workload security group "
+    "to aws.sagemaker.Model (modules.serving.RealtimeEndpoint does).",
+    resource_types=(MODEL,),
+    check=check,
+    tags=("serving",),
+)

@@ -1,0 +1,1 @@
+"""Controls: streaming ingestion (Kinesis streams, Lambda event source mappings)."""

@@ -1,0 +1,1 @@
+"""Controls: training (SageMaker pipelines)."""

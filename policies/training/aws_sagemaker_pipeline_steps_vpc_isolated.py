@@ -1,0 +1,76 @@
+"""Every processing and training step of a SageMaker pipeline runs in the VPC, isolated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from policies.common import non_empty_array
+from policies.control import Control, Resource
+from policies.training._pipeline import (
+    PIPELINE,
+    PLACEHOLDER,
+    Step,
+    UnreadableDefinition,
+    is_placeholder,
+    job_steps,
+    section,
+)
+
+
+def _ids(step: Step, vpc: Mapping[str, Any], key: str, what: str) -> Iterable[str]:
+    ids = vpc.get(key)
+    if not non_empty_array(ids):
+        yield f"step {step.name} has no VPC {what}"
+    elif any(is_placeholder(i) for i in ids):
+        yield f"step {step.name} has placeholder VPC {what} ({PLACEHOLDER}...)"
+    elif not all(isinstance(i, str) and i for i in ids):
+        yield f"step {step.name} has VPC {what} that are not IDs"
+
+
+def _step(step: Step) -> Iterable[str]:
+    # Processing jobs nest the network settings in NetworkConfig; training jobs do not.
+    if step.type == "Processing":
+        network = section(step.arguments, "NetworkConfig")
+    else:
+        network = step.arguments
+    vpc = section(network, "VpcConfig")
+    if not vpc:
+        yield f"step {step.name} runs outside the VPC (no VpcConfig)"
+    else:
+        yield from _ids(step, vpc, "Subnets", "subnets")
+        yield from _ids(step, vpc, "SecurityGroupIds", "security groups")
+    if network.get("EnableNetworkIsolation") is not True:
+        yield f"step {step.name} runs without network isolation"
+
+
+def check(pipeline: Resource) -> Iterable[str]:
+    try:
+        steps = job_steps(pipeline)
+    except UnreadableDefinition as error:
+        yield str(error)
+        return
+    for step in steps:
+        yield from _step(step)
+
+
+CONTROL = Control(
+    id="aws-sagemaker-pipeline-steps-vpc-isolated",
+    description="Every processing and training step of a SageMaker pipeline runs in the VPC "
+    "(subnets and security groups set, no template placeholder left) with network isolation.",
+    why="Pipeline jobs read the offline feature store and the labels; in the VPC with network "
+    "isolation a compromised container or dependency cannot send training data out. The "
+    "anchors check training jobs after they ran; this checks every job step (processing "
+    "too, also inside condition branches) before the pipeline is deployed.",
+    severity="high",
+    mirrors=(
+        "prowler sagemaker_training_jobs_vpc_settings_configured",
+        "prowler sagemaker_training_jobs_network_isolation_enabled",
+    ),
+    remediation="Render the definition with the stack's private subnets and workload security "
+    "group (functions.training.definition.render_definition does) and keep "
+    "EnableNetworkIsolation true on every processing (NetworkConfig) and training step.",
+    resource_types=(PIPELINE,),
+    check=check,
+    tags=("training",),
+)
