@@ -74,17 +74,31 @@ def test_a_broken_copy_of_a_shipped_stack_fails(plan_of) -> None:
 def test_check_a_stack_export(capsys) -> None:
     assert main(["check", str(FIXTURES / "stack-export.json")]) == EXIT_VIOLATIONS
     lines = capsys.readouterr().out.splitlines()
-    assert (
-        "aws-s3-bucket-public-access-block\tmandatory\t"
-        "urn:pulumi:fraud-prod::mlkit::aws:s3/bucket:Bucket::exports\t"
-        "bucket has no public access block"
-    ) in lines
-    assert (
-        "aws-kms-key-rotation\tmandatory\turn:pulumi:fraud-prod::mlkit::mlkit:security:StackKey"
-        "$aws:kms/key:Key::fraud-prod-kms-key\tKMS key rotation is not enabled"
-    ) in lines
-    assert lines[-1].startswith("2 resources, ")
-    assert lines[-1].endswith("(prod): 2 mandatory, 0 advisory violations")
+    key = (
+        "urn:pulumi:fraud-prod::mlkit::mlkit:security:StackKey$aws:kms/key:Key::fraud-prod-kms-key"
+    )
+    bucket = "urn:pulumi:fraud-prod::mlkit::aws:s3/bucket:Bucket::exports"
+    assert lines[:-1] == [
+        f"aws-kms-key-rotation\tmandatory\t{key}\tKMS key rotation is not enabled",
+        f"aws-s3-bucket-lifecycle-abort-uploads\tmandatory\t{bucket}\t"
+        "bucket has no lifecycle configuration",
+        f"aws-s3-bucket-ownership-enforced\tmandatory\t{bucket}\t"
+        "bucket has no ownership controls enforcing BucketOwnerEnforced",
+        f"aws-s3-bucket-public-access-block\tmandatory\t{bucket}\t"
+        "bucket has no public access block",
+        f"aws-s3-bucket-sse-kms\tmandatory\t{bucket}\t"
+        "bucket has no server-side encryption configuration",
+        f"aws-s3-bucket-tls-only\tmandatory\t{bucket}\t"
+        "bucket has no policy denying requests without TLS",
+        f"aws-s3-bucket-versioning\tmandatory\t{bucket}\tbucket has no versioning configuration",
+        f"aws-stateful-resources-protected-prod\tmandatory\t{bucket}\t"
+        "stateful resource is not protected (protect=True)",
+        f"aws-stateful-resources-protected-prod\tmandatory\t{bucket}\t"
+        "stateful resource is not retained on delete (retain_on_delete=True)",
+    ]
+    assert lines[-1] == (
+        f"2 resources, {len(controls())} policies (prod): 9 mandatory, 0 advisory violations"
+    )
 
 
 def test_check_a_preview_as_json_with_the_dev_enforcement(capsys) -> None:
