@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from policies.baseline._props import text
-from policies.common import number
+from policies.common import number, text
 from policies.control import Control, Resource
 
 LOG_GROUPS = ("aws:cloudwatch/logGroup:LogGroup", "aws-native:logs:LogGroup")
@@ -18,7 +17,7 @@ def check(group: Resource) -> Iterable[str]:
         yield f"log group retentionInDays {value!r} is not a number of days"
     elif days is None or days <= 0:
         yield "log group keeps logs forever (retentionInDays unset or 0)"
-    if not text(group.props.get("kmsKeyId")):
+    if text(group.props.get("kmsKeyId")) is None:
         yield "log group is not encrypted with a KMS key (kmsKeyId)"
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.baseline._props import mapping, plain, tags_of
+from policies.baseline._props import plain
+from policies.common import is_array, is_object, object_at, value_at
 from policies.control import Control, Resource
 
 DEV = ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.large", "ml.c5.xlarge")
@@ -38,7 +39,7 @@ NOT_INLINE = "pipeline definition is not inline (S3 location): its instance type
 def found_in(value: Any, key: str, path: str = "") -> Iterator[tuple[str, Any]]:
     """(path, value) of every `key` entry at any depth. Under the CLI's preview, other
     unknown values are skipped (they hold no instance type); an unknown `key` still raises."""
-    if isinstance(value, Mapping):
+    if is_object(value):
         for name in value:
             where = f"{path}.{name}" if path else str(name)
             if name == key:
@@ -49,7 +50,7 @@ def found_in(value: Any, key: str, path: str = "") -> Iterator[tuple[str, Any]]:
             except UnknownValueError:
                 continue
             yield from found_in(item, key, where)
-    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+    elif is_array(value):
         for index in range(len(value)):
             try:
                 item = value[index]
@@ -63,7 +64,7 @@ def pipeline_steps(steps: Any) -> Iterator[dict[str, Any]]:
     for step in steps if isinstance(steps, list) else []:
         if isinstance(step, dict):
             yield step
-            arguments = mapping(step.get("Arguments"))
+            arguments = object_at(step, "Arguments")
             yield from pipeline_steps(arguments.get("IfSteps"))
             yield from pipeline_steps(arguments.get("ElseSteps"))
 
@@ -90,12 +91,12 @@ def pipeline_instance_types(resource: Resource) -> Iterator[tuple[str, str | Non
         if isinstance(p, dict)
     }
     for step in pipeline_steps(document.get("Steps")):
-        arguments = mapping(step.get("Arguments"))
+        arguments = object_at(step, "Arguments")
         nested = {"IfSteps", "ElseSteps"}
         own = {key: value for key, value in arguments.items() if key not in nested}
         for path, value in found_in(own, "InstanceType"):
             where = f"step {step.get('Name')} {path}"
-            reference = mapping(value).get("Get")
+            reference = value_at(value, "Get")
             if isinstance(value, str):
                 yield where, value
             elif isinstance(reference, str) and reference.startswith("Parameters."):
@@ -120,8 +121,7 @@ def resource_instance_types(resource: Resource) -> Iterator[tuple[str, str | Non
 
 
 def check(resource: Resource) -> Iterable[str]:
-    environment = tags_of(resource).get("mlkit:environment", "")
-    environment = environment if environment in ALLOWED else "prod"
+    environment = resource.environment if resource.environment in ALLOWED else "prod"
     allowed = ALLOWED[environment]
     if resource.type in PIPELINES:
         found = pipeline_instance_types(resource)

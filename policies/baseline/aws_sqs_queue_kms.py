@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from policies.baseline._props import aws_managed_key, text
+from policies.baseline._props import aws_managed_key
+from policies.common import text
 from policies.control import Control, Resource
 
 QUEUES = ("aws:sqs/queue:Queue", "aws-native:sqs:Queue")

@@ -6,7 +6,6 @@ import importlib
 from collections.abc import Iterable
 from functools import cache
 
-from policies.baseline._props import tags_of
 from policies.control import Control, Resource
 
 REQUIRED_TAGS = ("owner", "cost-center", "mlkit:blueprint", "mlkit:environment")
@@ -34,8 +33,8 @@ def taggable(type_: str) -> bool:
 def check(resource: Resource) -> Iterable[str]:
     if not taggable(resource.type):
         return
-    tags = tags_of(resource)
-    missing = [key for key in REQUIRED_TAGS if not tags.get(key, "").strip()]
+    tags = resource.tags()
+    missing = [key for key in REQUIRED_TAGS if not str(tags.get(key) or "").strip()]
     if missing:
         yield f"missing required tags: {', '.join(missing)}"
 

@@ -8,8 +8,8 @@ import re
 from functools import cache
 from typing import Any
 
-from policies.baseline._props import items, mapping, plain
-from policies.common import as_list, principals
+from policies.baseline._props import plain
+from policies.common import as_list, items, object_at, principals
 from policies.control import Resource
 
 # Identity policies: resource type -> the input holding its one policy document.
@@ -58,7 +58,7 @@ def identity_documents(resource: Resource) -> list[tuple[str, Any]]:
         list_input, name_key, document_key = INLINE_INPUTS[resource.type]
         found = []
         for inline in items(resource.props.get(list_input)):
-            inline = mapping(inline)
+            inline = object_at(inline)
             found.append((f"inline policy '{inline.get(name_key, '')}'", inline.get(document_key)))
         return found
     return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from policies.baseline._props import items
+from policies.common import as_list
 from policies.control import Control, Resource
 
 # Resources attaching managed policies to roles, and the input holding the ARN(s).
@@ -27,7 +27,7 @@ def broad_aws_managed(arn: str) -> str | None:
 
 
 def check(resource: Resource) -> Iterable[str]:
-    for arn in items(resource.props.get(ATTACHMENT_INPUTS[resource.type])):
+    for arn in as_list(resource.props.get(ATTACHMENT_INPUTS[resource.type])):
         name = broad_aws_managed(arn) if isinstance(arn, str) else None
         if name:
             yield f"attaches the AWS managed policy {name}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from policies.baseline._props import mapping
-from policies.common import as_list
+from policies.common import as_list, is_object, object_at
 from policies.control import Control, Resource
 from policies.iam._documents import is_allow, is_public, label, policy_statements
 
@@ -20,7 +19,7 @@ SOURCE_KEYS = ("aws:sourceaccount", "aws:sourcearn")
 
 def services(statement: dict[str, Any]) -> list[str]:
     principal = statement.get("Principal")
-    found = principal.get("Service") if isinstance(principal, dict) else None
+    found = principal.get("Service") if is_object(principal) else None
     return [str(s) for s in as_list(found)]
 
 
@@ -28,8 +27,8 @@ def pinned_to_source(statement: dict[str, Any]) -> bool:
     """Some condition tests aws:SourceAccount or aws:SourceArn (keys ignore case)."""
     return any(
         key.lower() in SOURCE_KEYS
-        for block in mapping(statement.get("Condition")).values()
-        if isinstance(block, dict)
+        for block in object_at(statement, "Condition").values()
+        if is_object(block)
         for key in block
     )
 

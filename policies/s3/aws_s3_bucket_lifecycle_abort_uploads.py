@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from policies.baseline._props import items, mapping, plain
-from policies.common import bucket_key, number
+from policies.common import bucket_key, items, number, object_at, text, value_at
 from policies.control import Control, Resource
 from policies.s3._companions import LIFECYCLE_TYPES, all_buckets, companions
 
@@ -16,17 +15,15 @@ NO_RULE = (
 )
 
 
-def filtered(rule: dict[str, Any]) -> bool:
+def filtered(rule: Any) -> bool:
     """The rule is limited to some objects (a prefix, tags or object sizes)."""
-    return bool(plain(rule.get("prefix"))) or any(
-        plain(value) for value in mapping(rule.get("filter")).values()
-    )
+    return text(value_at(rule, "prefix")) is not None or any(object_at(rule, "filter").values())
 
 
 def aborts_uploads(rule: Any) -> bool:
-    rule = mapping(rule)
-    days = number(mapping(rule.get("abortIncompleteMultipartUpload")).get("daysAfterInitiation"))
-    return rule.get("status") == "Enabled" and days is not None and days > 0 and not filtered(rule)
+    days = number(value_at(rule, "abortIncompleteMultipartUpload", "daysAfterInitiation"))
+    enabled = value_at(rule, "status") == "Enabled"
+    return enabled and days is not None and days > 0 and not filtered(rule)
 
 
 def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:

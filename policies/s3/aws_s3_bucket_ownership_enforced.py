@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from policies.baseline._props import mapping, text
-from policies.common import bucket_key
+from policies.common import bucket_key, text, value_at
 from policies.control import Control, Resource
 from policies.s3._companions import OWNERSHIP, all_buckets, companions
 
@@ -17,7 +16,7 @@ def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
         if not found:
             yield bucket, "bucket has no ownership controls enforcing BucketOwnerEnforced"
         for ownership in found:
-            setting = text(mapping(ownership.props.get("rule")).get("objectOwnership"))
+            setting = text(value_at(ownership.props, "rule", "objectOwnership"))
             if setting != "BucketOwnerEnforced":
                 yield (
                     ownership,

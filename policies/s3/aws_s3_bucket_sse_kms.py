@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from policies.baseline._props import aws_managed_key, items, mapping, text
-from policies.common import bucket_key
+from policies.baseline._props import aws_managed_key
+from policies.common import bucket_key, items, object_at, text
 from policies.control import Control, Resource
 from policies.s3._companions import ENCRYPTION_TYPES, all_buckets, companions
 
@@ -15,7 +15,7 @@ KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 def problem(configuration: Resource) -> str | None:
     """What keeps an encryption configuration from a customer-managed KMS default (None: ok)."""
     defaults = [
-        mapping(mapping(rule).get("applyServerSideEncryptionByDefault"))
+        object_at(rule, "applyServerSideEncryptionByDefault")
         for rule in items(configuration.props.get("rules"))
     ]
     defaults = [d for d in defaults if d]

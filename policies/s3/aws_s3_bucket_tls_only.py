@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from policies.baseline._props import mapping
-from policies.common import bucket_key
+from policies.common import bucket_key, is_object, object_at
 from policies.control import Control, Resource
 from policies.iam._documents import is_public, matches, policy_statements, strings
 from policies.s3._companions import POLICY, all_buckets, companions
@@ -21,8 +20,8 @@ NOT_DENIED = (
 def insecure_transport(statement: dict[str, Any]) -> bool:
     """The condition matches requests without TLS: `Bool`/`BoolIfExists` on
     `aws:SecureTransport` = false (as text or a boolean)."""
-    for operator, block in mapping(statement.get("Condition")).items():
-        if operator.lower() not in ("bool", "boolifexists") or not isinstance(block, dict):
+    for operator, block in object_at(statement, "Condition").items():
+        if operator.lower() not in ("bool", "boolifexists") or not is_object(block):
             continue
         for key, value in block.items():
             values = value if isinstance(value, list) else [value]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from policies.baseline._props import mapping, text
-from policies.common import bucket_key
+from policies.common import bucket_key, text, value_at
 from policies.control import Control, Resource
 from policies.s3._companions import VERSIONING_TYPES, all_buckets, companions
 
@@ -17,7 +16,7 @@ def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
         if not found:
             yield bucket, "bucket has no versioning configuration"
         for versioning in found:
-            status = text(mapping(versioning.props.get("versioningConfiguration")).get("status"))
+            status = text(value_at(versioning.props, "versioningConfiguration", "status"))
             if status != "Enabled":
                 yield versioning, f"bucket versioning is {status or 'unset'}, not Enabled"
 
