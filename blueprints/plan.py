@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blueprints import stackfile
+from blueprints.cost import CostEstimate, estimate_cost
 from blueprints.program import main as program
 from blueprints.recording import PROJECT, RecordedResource, Recording, record
 from blueprints.settings import StackSettings, settings_from_config
@@ -32,19 +33,15 @@ class Plan:
     settings: StackSettings
     recording: Recording
     policies: PolicyReport
+    cost: CostEstimate
 
     def components(self) -> Counter[str]:
-        """Cloud resources per platform component (the middle of each top-level `mlkit:`
-        token); components and providers are not cloud resources."""
-        by_urn = {r.urn: r for r in self.recording.resources}
+        """Cloud resources per platform component; components and providers are not cloud
+        resources."""
         counts: Counter[str] = Counter()
         for resource in self.recording.resources:
-            if not resource.custom or resource.type.startswith("pulumi:providers:"):
-                continue
-            top = resource
-            while top.parent in by_urn:
-                top = by_urn[top.parent]
-            counts[component_of(top)] += 1
+            if resource.custom and not resource.type.startswith("pulumi:providers:"):
+                counts[top_component(self.recording, resource)] += 1
         return counts
 
     def as_json(self) -> dict[str, Any]:
@@ -58,9 +55,9 @@ class Plan:
             "resources": [r.as_plan() for r in self.recording.resources],
             "outputs": self.recording.outputs,
             "policies": self.policies.as_json(),
-            # Filled by the cost model and the change-safety check as they land; null means
-            # "not computed", never "zero".
-            "cost": None,
+            # Filled by the deploy-time estimate and the change-safety check as they land;
+            # null means "not computed", never "zero".
+            "cost": self.cost.as_json(),
             "deployTime": None,
             "changeSafety": None,
         }
@@ -69,6 +66,15 @@ class Plan:
 def component_of(resource: RecordedResource) -> str:
     parts = resource.type.split(":")
     return parts[1] if parts[0] == "mlkit" else "other"
+
+
+def top_component(recording: Recording, resource: RecordedResource) -> str:
+    """The platform component (middle of the top-level `mlkit:` token) a resource is in."""
+    by_urn = {r.urn: r for r in recording.resources}
+    top = resource
+    while top.parent in by_urn:
+        top = by_urn[top.parent]
+    return component_of(top)
 
 
 def plan_stack(stack_or_file: str) -> Plan:
@@ -83,7 +89,29 @@ def plan_stack(stack_or_file: str) -> Plan:
         secret_keys=stack.secret_keys,
     )
     policies = evaluate(policy_resources(recording), settings.environment)
-    return Plan(stack, settings, recording, policies)
+    cost = estimate_cost(
+        recording.resources,
+        region=settings.region,
+        load=settings.load,
+        component_of=lambda r: top_component(recording, r),
+    )
+    return Plan(stack, settings, recording, policies, cost)
+
+
+def render_cost(cost: CostEstimate) -> list[str]:
+    verified = "" if cost.prices.verified else ", unverified list prices"
+    lines = [
+        "",
+        f"Cost per month in USD ({cost.region}, prices of {cost.prices.as_of}{verified}): "
+        f"{cost.fixed_monthly:,.2f} idle, {cost.at_load_monthly:,.2f} at the declared load",
+    ]
+    for name, totals in cost.by_component().items():
+        idle, at_load = totals["fixedMonthlyUsd"], totals["atLoadMonthlyUsd"]
+        lines.append(f"  {name:<14} {idle:>10,.2f} idle {at_load:>10,.2f} at load")
+    if cost.unpriced:
+        types = sorted({type_ for _, type_, _ in cost.unpriced})
+        lines.append(f"  not priced ({len(cost.unpriced)}): {', '.join(types)}")
+    return lines
 
 
 def render_text(plan: Plan) -> str:
@@ -121,6 +149,7 @@ def render_text(plan: Plan) -> str:
     counts = plan.components()
     summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
     lines += ["", f"{sum(counts.values())} cloud resources: {summary}"]
+    lines += render_cost(plan.cost)
     report = plan.policies
     lines += [
         "",

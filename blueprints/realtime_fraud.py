@@ -140,16 +140,19 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
             tags=base.tags | {"mlkit:component": "monitoring"},
         ),
     )
-    dashboard = ServiceDashboard(
-        f"{stack}-fraud",
-        DashboardArgs(
-            region=settings.region,
-            endpoint_name=endpoint_name(stack) if settings.serving.model_package_arn else None,
-            variant_name=PRIMARY_VARIANT,
-            aggregator_function_name=f"{stack}-ingestion-aggregator",
-            dead_letter_queue_name=f"{stack}-ingestion-dead-letters",
-        ),
-    )
+    dashboard_outputs: dict[str, Any] = {}
+    if settings.monitoring.dashboard:
+        dashboard = ServiceDashboard(
+            f"{stack}-fraud",
+            DashboardArgs(
+                region=settings.region,
+                endpoint_name=endpoint_name(stack) if settings.serving.model_package_arn else None,
+                variant_name=PRIMARY_VARIANT,
+                aggregator_function_name=f"{stack}-ingestion-aggregator",
+                dead_letter_queue_name=f"{stack}-ingestion-dead-letters",
+            ),
+        )
+        dashboard_outputs["dashboard"] = dashboard.dashboard_name
     return (
         base.outputs()
         | {
@@ -159,11 +162,11 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
             "featureRegistry": features.registry,
             "transactionStream": ingestion.stream_name,
             "deadLetterQueueUrl": ingestion.dead_letter_queue_url,
-            "dashboard": dashboard.dashboard_name,
             "trainingPipeline": training.pipeline_name,
             "imageRepository": training.repository_url,
         }
         | serving_outputs
+        | dashboard_outputs
     )
 
 

@@ -159,6 +159,8 @@ class _Mocks(pulumi.runtime.Mocks):
             state["url"] = f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT_ID}/{name}"
         elif args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             state["prefixListId"] = f"pl-{_short_hash(args.name)}"
+        elif args.typ == "aws:ecr/repository:Repository":
+            state["repositoryUrl"] = f"{MOCK_ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{name}"
         elif args.typ == "aws:apigatewayv2/api:Api":
             api_id = _short_hash(args.name)[:10]
             resource_id = api_id

@@ -388,10 +388,31 @@ class MonitoringSettings(Section):
     """Alarm when the aggregator falls this far behind the stream."""
     drift_threshold: float = Field(0.1, gt=0, le=1)
     """Baseline drift distance of a feature above which its drift alarm fires."""
+    dashboard: bool = True
+    """A CloudWatch dashboard for the service ($3/month each beyond an account's first three)."""
     retrain_on_drift: bool = True
     """A drift alarm starts the training pipeline (still behind the evaluation gate)."""
     retrain_min_interval_hours: float = Field(24, gt=0)
     """Minimum time between two retraining runs started by alarms."""
+
+
+class LoadSettings(Section):
+    """The load the cost estimate prices usage at (`plan`'s `cost.atLoadMonthlyUsd`)."""
+
+    requests_per_second: float = Field(1.0, ge=0)
+    """Scoring requests per second, averaged over the month."""
+    events_per_second: float = Field(1.0, ge=0)
+    """Events (transactions) per second on the stream, averaged over the month."""
+    event_kb: float = Field(1.0, gt=0, le=1024)
+    """Average event size in KB."""
+    training_runs_per_month: int = Field(4, ge=0)
+    """Training pipeline runs per month."""
+    training_hours_per_run: float = Field(1.0, ge=0)
+    """Hours of the training job in each run."""
+    stored_gb: float = Field(10.0, ge=0)
+    """Data kept in the stack's buckets and offline store."""
+    log_gb_per_month: float = Field(1.0, ge=0)
+    """Logs ingested per month (flow logs, function logs)."""
 
 
 class StackSettings(Section):
@@ -414,6 +435,8 @@ class StackSettings(Section):
     """The stack key and bucket lifecycle."""
     observability: ObservabilitySettings = ObservabilitySettings()
     """Alerting and log retention."""
+    load: LoadSettings = LoadSettings()
+    """Expected load, for the cost estimate only."""
     feature_store: FeatureStoreSettings | None = None
     """Feature groups (realtime-fraud)."""
     streaming: StreamingSettings | None = None
@@ -538,13 +561,17 @@ PROFILES: dict[str, dict[str, Any]] = {
         "network": {"azCount": 2, "interfaceEndpoints": [], "flowLogs": False},
         "security": {"keyDeletionWindowDays": 7, "noncurrentVersionRetentionDays": 7},
         "observability": {"logRetentionDays": 14},
+        "load": {
+            "requestsPerSecond": 0.1, "eventsPerSecond": 0.5, "trainingRunsPerMonth": 2,
+            "storedGb": 5, "logGbPerMonth": 1,
+        },
         "featureStore": {},
         "streaming": {"capacityMode": "provisioned", "shardCount": 1, "retentionHours": 24},
         "model": {},
         "training": {"trainingInstanceType": "ml.m5.large"},
         "metadata": {"mlflow": "serverless"},
         "serving": {"mode": "serverless", "dataCapturePercent": 0},
-        "monitoring": {"retrainMinIntervalHours": 24},
+        "monitoring": {"retrainMinIntervalHours": 24, "dashboard": False},
     },
     "staging": {
         "durability": "destroy",
@@ -555,6 +582,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "security": {"keyDeletionWindowDays": 14, "noncurrentVersionRetentionDays": 30},
         "observability": {"logRetentionDays": 30},
+        "load": {
+            "requestsPerSecond": 1, "eventsPerSecond": 5, "trainingRunsPerMonth": 4,
+            "storedGb": 50, "logGbPerMonth": 10,
+        },
         "featureStore": {},
         "streaming": {"capacityMode": "provisioned", "shardCount": 1, "retentionHours": 48},
         "model": {},
@@ -577,11 +608,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "security": {"keyDeletionWindowDays": 30, "noncurrentVersionRetentionDays": 90},
         "observability": {"logRetentionDays": 365},
+        "load": {
+            "requestsPerSecond": 50, "eventsPerSecond": 200, "trainingRunsPerMonth": 8,
+            "storedGb": 500, "logGbPerMonth": 100,
+        },
         "featureStore": {},
         "streaming": {"capacityMode": "on-demand", "retentionHours": 168},
         "model": {},
         "training": {"trainingInstanceType": "ml.m5.xlarge"},
-        "metadata": {"mlflow": "medium"},
+        "metadata": {"mlflow": "small"},
         "serving": {
             "mode": "instances", "instanceType": "ml.c5.xlarge", "minInstances": 2,
             "maxInstances": 6, "dataCapturePercent": 20,

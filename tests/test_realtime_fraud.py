@@ -38,7 +38,7 @@ def test_prod_has_the_whole_serving_path(plan_of) -> None:
         by_type(plan, "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer")[0].inputs[
             "trackingServerSize"
         ]
-        == "Medium"
+        == "Small"
     )
     alarms = {a.inputs["name"] for a in by_type(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert {"fraud-prod-fraud-latency-p99", "fraud-prod-fraud-5xx"} <= alarms
@@ -87,6 +87,7 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     only_dev = sorted(set(shape(dev)) - set(shape(prod)))
     assert only_dev == []
     assert only_prod == [
+        "-fraud-dashboard",  # dev keeps no dashboard: $3/month beyond an account's first three
         "-network-ecr-api-endpoint",
         "-network-ecr-dkr-endpoint",
         "-network-endpoint-sg",

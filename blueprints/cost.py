@@ -1,0 +1,423 @@
+"""Offline cost estimate: what the recorded stack costs per month idle (fixed) and at the load
+its settings declare, per resource and per component, from the shipped price table.
+
+Every recorded type is priced, declared free, or listed as unpriced: nothing is silently
+counted as zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from blueprints.recording import RecordedResource
+from blueprints.settings import LoadSettings
+
+PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.yaml"
+SECONDS_PER_MONTH = 730 * 3600
+# Assumptions behind usage figures, stated once and reported with the estimate.
+SCORING_SECONDS = 0.1  # scoring Lambda and endpoint time per request
+AGGREGATOR_BATCH = 100  # events per aggregator invocation
+AGGREGATOR_SECONDS = 1.0  # per invocation
+STATE_WRITES_PER_EVENT = 3  # dedupe marker, window bucket, newest event time
+MONITORING_RUN_HOURS = 1 / 6  # a Model Monitor job on captured data: about 10 minutes
+PIPELINE_PROCESSING_HOURS = 4 * 0.25  # data set, validation, baseline, evaluation jobs
+
+# Types that cost nothing by themselves (their usage, if any, is priced elsewhere).
+FREE_TYPES = frozenset(
+    {
+        "aws:apigatewayv2/authorizer:Authorizer",
+        "aws:apigatewayv2/integration:Integration",
+        "aws:apigatewayv2/route:Route",
+        "aws:apigatewayv2/stage:Stage",
+        "aws:appautoscaling/policy:Policy",  # the target carries the instances it adds
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:glue/catalogDatabase:CatalogDatabase",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:kms/alias:Alias",
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
+        "aws:lambda/permission:Permission",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition",
+        "aws:sagemaker/endpoint:Endpoint",  # its configuration carries the instances
+        "aws:sagemaker/model:Model",
+        "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
+        "aws:sns/topicPolicy:TopicPolicy",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws-native:sagemaker:ModelQualityJobDefinition",
+    }
+)
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    as_of: str
+    verified: bool
+    hours_per_month: float
+    entries: Mapping[str, Mapping[str, Any]]
+
+    def usd(self, key: str, region: str) -> float:
+        """Price of `key` in `region`; KeyError(key) when the table has none."""
+        try:
+            return float(self.entries[key]["usd"][region])
+        except KeyError:
+            raise KeyError(key) from None
+
+
+@cache
+def load_prices(path: Path = PRICES_FILE) -> PriceTable:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return PriceTable(
+        as_of=str(data["asOf"]),
+        verified=bool(data["verified"]),
+        hours_per_month=float(data["hoursPerMonth"]),
+        entries=data["prices"],
+    )
+
+
+@dataclass(frozen=True)
+class ResourceCost:
+    urn: str
+    name: str
+    type: str
+    component: str
+    fixed: float
+    usage: float
+    basis: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "component": self.component,
+            "fixedMonthlyUsd": round(self.fixed, 2),
+            "usageMonthlyUsd": round(self.usage, 2),
+            "basis": self.basis,
+        }
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    region: str
+    load: LoadSettings
+    prices: PriceTable
+    resources: tuple[ResourceCost, ...]
+    unpriced: tuple[tuple[str, str, str], ...] = field(default=())
+    """(urn, type, reason) of resources the table cannot price."""
+
+    @property
+    def fixed_monthly(self) -> float:
+        return sum(r.fixed for r in self.resources)
+
+    @property
+    def at_load_monthly(self) -> float:
+        return sum(r.fixed + r.usage for r in self.resources)
+
+    def by_component(self) -> dict[str, dict[str, float]]:
+        totals: dict[str, dict[str, float]] = {}
+        for r in self.resources:
+            entry = totals.setdefault(r.component, {"fixed": 0.0, "atLoad": 0.0})
+            entry["fixed"] += r.fixed
+            entry["atLoad"] += r.fixed + r.usage
+        return {
+            name: {
+                "fixedMonthlyUsd": round(v["fixed"], 2),
+                "atLoadMonthlyUsd": round(v["atLoad"], 2),
+            }
+            for name, v in sorted(totals.items())
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "currency": "USD",
+            "region": self.region,
+            "fixedMonthlyUsd": round(self.fixed_monthly, 2),
+            "atLoadMonthlyUsd": round(self.at_load_monthly, 2),
+            "load": self.load.model_dump(by_alias=True),
+            "byComponent": self.by_component(),
+            "resources": [r.as_json() for r in self.resources if r.fixed or r.usage],
+            "unpriced": [{"urn": u, "type": t, "reason": why} for u, t, why in self.unpriced],
+            "prices": {"asOf": self.prices.as_of, "verified": self.prices.verified},
+        }
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a pricing rule may read besides the resource itself."""
+
+    region: str
+    load: LoadSettings
+    prices: PriceTable
+    resources: Sequence[RecordedResource]
+
+    def usd(self, key: str) -> float:
+        return self.prices.usd(key, self.region)
+
+    @property
+    def hours(self) -> float:
+        return self.prices.hours_per_month
+
+    @property
+    def requests_per_month(self) -> float:
+        return self.load.requests_per_second * SECONDS_PER_MONTH
+
+    @property
+    def events_per_month(self) -> float:
+        return self.load.events_per_second * SECONDS_PER_MONTH
+
+
+# A rule returns (fixed monthly USD, usage monthly USD at load, basis).
+Rule = Callable[[RecordedResource, Context], tuple[float, float, str]]
+
+
+def _instance_hour(use: str, instance_type: str, ctx: Context) -> float:
+    return ctx.usd(f"sagemaker-{use}-{instance_type}-hour")
+
+
+def _kms_key(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    return ctx.usd("kms-key-month"), 0.0, "1 key-month"
+
+
+def _vpc_endpoint(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    if r.inputs.get("vpcEndpointType") != "Interface":
+        return 0.0, 0.0, "gateway endpoints are free"
+    zones = len(r.inputs.get("subnetIds") or [])
+    fixed = zones * ctx.hours * ctx.usd("vpc-interface-endpoint-hour")
+    return fixed, 0.0, f"{zones} AZs x {ctx.hours:.0f} h"
+
+
+def _kinesis(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    mode = (r.inputs.get("streamModeDetails") or {}).get("streamMode", "PROVISIONED")
+    gb = ctx.events_per_month * ctx.load.event_kb / 1024 / 1024
+    if mode == "ON_DEMAND":
+        fixed = ctx.hours * ctx.usd("kinesis-on-demand-stream-hour")
+        return fixed, gb * ctx.usd("kinesis-on-demand-ingest-gb"), f"on-demand, {gb:.1f} GB in"
+    shards = int(r.inputs.get("shardCount") or 1)
+    fixed = shards * ctx.hours * ctx.usd("kinesis-shard-hour")
+    put_units = ctx.events_per_month * math.ceil(ctx.load.event_kb / 25)
+    usage = put_units / 1e6 * ctx.usd("kinesis-put-million")
+    return fixed, usage, f"{shards} shards, {put_units / 1e6:.1f} M PUT units"
+
+
+def _lambda(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    memory_gb = float(r.inputs.get("memorySize") or 128) / 1024
+    code = str((r.inputs.get("code") or {}).get("fileArchive", ""))
+    if code.endswith("scoring"):
+        invocations, seconds = ctx.requests_per_month, SCORING_SECONDS
+    elif code.endswith("aggregator"):
+        invocations, seconds = ctx.events_per_month / AGGREGATOR_BATCH, AGGREGATOR_SECONDS
+    else:  # event-driven housekeeping (e.g. the retrain guard): a few calls a month
+        invocations, seconds = 100.0, 1.0
+    usage = invocations / 1e6 * ctx.usd("lambda-requests-million") + (
+        invocations * seconds * memory_gb * ctx.usd("lambda-gb-second")
+    )
+    return 0.0, usage, f"{invocations / 1e6:.2f} M invocations x {seconds} s x {memory_gb} GB"
+
+
+def _http_api(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    millions = ctx.requests_per_month / 1e6
+    return 0.0, millions * ctx.usd("apigateway-http-million"), f"{millions:.2f} M requests"
+
+
+def _dynamodb(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    writes = ctx.events_per_month * STATE_WRITES_PER_EVENT
+    reads = ctx.events_per_month  # one window query per event
+    usage = writes / 1e6 * ctx.usd("dynamodb-write-million") + reads / 1e6 * ctx.usd(
+        "dynamodb-read-million"
+    )
+    return 0.0, usage, f"{writes / 1e6:.1f} M writes, {reads / 1e6:.1f} M reads (on demand)"
+
+
+def _feature_group(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    if not (r.inputs.get("onlineStoreConfig") or {}).get("enableOnlineStore"):
+        return 0.0, 0.0, "offline store only: its data is priced with the bucket"
+    writes, reads = ctx.events_per_month, ctx.requests_per_month
+    usage = writes / 1e6 * ctx.usd("featurestore-write-million") + reads / 1e6 * ctx.usd(
+        "featurestore-read-million"
+    )
+    return 0.0, usage, f"{writes / 1e6:.1f} M writes, {reads / 1e6:.1f} M reads (online)"
+
+
+def _bucket(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    buckets = sum(1 for x in ctx.resources if x.type == r.type) or 1
+    gb = ctx.load.stored_gb / buckets
+    return 0.0, gb * ctx.usd("s3-standard-gb-month"), f"{gb:.0f} GB stored"
+
+
+def _repository(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    return 0.0, 5 * ctx.usd("ecr-storage-gb-month"), "5 GB of images"
+
+
+def _log_group(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    groups = sum(1 for x in ctx.resources if x.type == r.type) or 1
+    gb = ctx.load.log_gb_per_month / groups
+    return 0.0, gb * ctx.usd("logs-ingest-gb"), f"{gb:.1f} GB ingested (share of the load)"
+
+
+def _alarm(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    return ctx.usd("cloudwatch-alarm-month"), 0.0, "1 alarm-month"
+
+
+def _composite_alarm(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    return ctx.usd("cloudwatch-composite-alarm-month"), 0.0, "1 composite alarm-month"
+
+
+def _dashboard(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    return ctx.usd("cloudwatch-dashboard-month"), 0.0, "1 dashboard-month"
+
+
+def _queue(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    return 0.0, 0.0, "dead letters only: requests are negligible"
+
+
+def _topic(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    return 0.0, 0.0, "alerts only: publishes are negligible"
+
+
+def _endpoint_config(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    fixed = usage = 0.0
+    notes = []
+    variants = list(r.inputs.get("productionVariants") or [])
+    variants += list(r.inputs.get("shadowProductionVariants") or [])
+    for variant in variants:
+        serverless = variant.get("serverlessConfig")
+        if serverless:
+            gb = float(serverless.get("memorySizeInMb", 1024)) / 1024
+            seconds = ctx.requests_per_month * SCORING_SECONDS
+            usage += seconds * gb * ctx.usd("sagemaker-serverless-gb-second")
+            notes.append(f"serverless {gb:.0f} GB x {seconds / 3600:.0f} h busy")
+            continue
+        count = int(variant.get("initialInstanceCount") or 1)
+        hour = _instance_hour("hosting", str(variant.get("instanceType")), ctx)
+        fixed += count * ctx.hours * hour
+        notes.append(f"{count} x {variant.get('instanceType')}")
+    return fixed, usage, ", ".join(notes)
+
+
+def _scaling_target(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    """Instances above the minimum that the load needs (the minimum is in the config)."""
+    minimum = int(r.inputs.get("minCapacity") or 1)
+    maximum = int(r.inputs.get("maxCapacity") or minimum)
+    policy = next(
+        (x for x in ctx.resources if x.type == "aws:appautoscaling/policy:Policy"
+         and x.inputs.get("resourceId") == r.inputs.get("resourceId")),
+        None,
+    )  # fmt: skip
+    target = ((policy.inputs if policy else {}).get("targetTrackingScalingPolicyConfiguration")
+              or {}).get("targetValue") or 1000  # fmt: skip
+    needed = math.ceil(ctx.load.requests_per_second * 60 / float(target))
+    extra = max(0, min(maximum, needed) - minimum)
+    config = next(
+        (x for x in ctx.resources
+         if x.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"),
+        None,
+    )  # fmt: skip
+    variants = (config.inputs.get("productionVariants") if config else None) or [{}]
+    instance = str(variants[0].get("instanceType", ""))
+    usage = extra * ctx.hours * _instance_hour("hosting", instance, ctx) if extra else 0.0
+    return 0.0, usage, f"{needed} instances needed at load, {extra} above the minimum"
+
+
+def _monitoring_schedule(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    expression = str(
+        ((r.inputs.get("monitoringScheduleConfig") or {}).get("scheduleConfig") or {}).get(
+            "scheduleExpression", ""
+        )
+    )
+    runs = 730 if expression.startswith("cron(0 * ") else 30  # hourly or daily
+    hour = _instance_hour("processing", "ml.m5.large", ctx)
+    return runs * MONITORING_RUN_HOURS * hour, 0.0, f"{runs} runs x 10 min on ml.m5.large"
+
+
+def _pipeline(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    import json
+
+    parameters = {
+        p["Name"]: p.get("DefaultValue")
+        for p in json.loads(r.inputs.get("pipelineDefinition") or "{}").get("Parameters", [])
+    }
+    training = _instance_hour("training", str(parameters.get("TrainingInstanceType")), ctx)
+    processing = _instance_hour("processing", str(parameters.get("ProcessingInstanceType")), ctx)
+    per_run = ctx.load.training_hours_per_run * training + PIPELINE_PROCESSING_HOURS * processing
+    runs = ctx.load.training_runs_per_month
+    return 0.0, runs * per_run, f"{runs} runs x ({ctx.load.training_hours_per_run} h training)"
+
+
+def _mlflow_server(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    size = str(r.inputs.get("trackingServerSize", "Small")).lower()
+    return ctx.hours * ctx.usd(f"sagemaker-mlflow-{size}-hour"), 0.0, f"{size} tracking server"
+
+
+RULES: dict[str, Rule] = {
+    "aws:kms/key:Key": _kms_key,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:ec2/flowLog:FlowLog": lambda r, ctx: (0.0, 0.0, "priced with its log group"),
+    "aws:kinesis/stream:Stream": _kinesis,
+    "aws:lambda/function:Function": _lambda,
+    "aws:apigatewayv2/api:Api": _http_api,
+    "aws:dynamodb/table:Table": _dynamodb,
+    "aws:sagemaker/featureGroup:FeatureGroup": _feature_group,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:ecr/repository:Repository": _repository,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _composite_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:sqs/queue:Queue": _queue,
+    "aws:sns/topic:Topic": _topic,
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_config,
+    "aws:appautoscaling/target:Target": _scaling_target,
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": _monitoring_schedule,
+    "aws:sagemaker/pipeline:Pipeline": _pipeline,
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": _mlflow_server,
+}
+
+
+def estimate_cost(
+    resources: Sequence[RecordedResource],
+    *,
+    region: str,
+    load: LoadSettings,
+    component_of: Callable[[RecordedResource], str],
+    prices: PriceTable | None = None,
+) -> CostEstimate:
+    """Price every cloud resource of a recording (providers and components excluded)."""
+    table = prices or load_prices()
+    ctx = Context(region, load, table, resources)
+    priced: list[ResourceCost] = []
+    unpriced: list[tuple[str, str, str]] = []
+    for r in resources:
+        if not r.custom or r.type.startswith("pulumi:providers:") or r.type in FREE_TYPES:
+            continue
+        rule = RULES.get(r.type)
+        if rule is None:
+            unpriced.append((r.urn, r.type, "no pricing rule for this type"))
+            continue
+        try:
+            fixed, usage, basis = rule(r, ctx)
+        except KeyError as missing:
+            unpriced.append((r.urn, r.type, f"no price for {missing} in {region}"))
+            continue
+        priced.append(ResourceCost(r.urn, r.name, r.type, component_of(r), fixed, usage, basis))
+    return CostEstimate(region, load, table, tuple(priced), tuple(unpriced))
