@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from blueprints.stackfile import display_path
+
 if TYPE_CHECKING:
     from blueprints.recording import RecordedResource, Recording
 
@@ -203,7 +205,7 @@ class ChangeSafety:
         if not self.record_exists:
             return [
                 f"Change safety: no identity record for {stack_name} yet "
-                f"({_display(record_path(stack_name))}): nothing to compare against"
+                f"({display_path(record_path(stack_name))}): nothing to compare against"
             ]
         if not self.replacements:
             return ["Change safety: no stateful resource is replaced or deleted"]
@@ -303,11 +305,9 @@ def load_record(stack_name: str, root: Path | None = None) -> dict[str, Any] | N
     try:
         record = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{_display(path)}: not valid JSON ({error})") from error
+        raise ValueError(f"not valid JSON ({error})") from error
     if not isinstance(record, dict) or record.get("formatVersion") != RECORD_FORMAT_VERSION:
-        raise ValueError(
-            f"{_display(path)}: not an identity record of format version {RECORD_FORMAT_VERSION}"
-        )
+        raise ValueError(f"not an identity record of format version {RECORD_FORMAT_VERSION}")
     return record
 
 
@@ -334,10 +334,3 @@ def check(
     if record is None:
         return ChangeSafety(replacements=[], record_exists=False)
     return ChangeSafety(replacements=replacements(record, resources), record_exists=True)
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

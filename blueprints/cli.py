@@ -33,6 +33,17 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("stack", metavar="STACK|FILE", help="stack name or path to a stack file")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--out", metavar="DIR", type=Path, help="also write DIR/<stack>.json")
+    plan.add_argument(
+        "--accept-replacements",
+        action="store_true",
+        help="acknowledge that a prod change replaces stateful resources (their data is lost)",
+    )
+    record = verbs.add_parser(
+        "record",
+        help="write stacks/identity/<stack>.json, the identity of the stack's stateful "
+        "resources that plan compares against (commit it with the change you deploy)",
+    )
+    record.add_argument("stack", metavar="STACK|FILE", help="stack name or path to a stack file")
     check = verbs.add_parser(
         "check", help="run the policy pack over a `pulumi stack export` or `preview --json` file"
     )
@@ -83,7 +94,7 @@ def list_command() -> int:
     return EXIT_OK
 
 
-def plan_command(stack: str, as_json: bool, out: Path | None) -> int:
+def plan_command(stack: str, as_json: bool, out: Path | None, accept: bool = False) -> int:
     from blueprints.plan import plan_stack, render_text
 
     plan = plan_stack(stack)
@@ -91,7 +102,24 @@ def plan_command(stack: str, as_json: bool, out: Path | None) -> int:
     if out is not None:
         _write_atomically(out / f"{plan.stack.name}.json", document)
     print(document if as_json else render_text(plan), end="" if as_json else "\n")
+    if plan.blocking_replacements() and not accept:
+        print(
+            f"{plan.stack.source}: this change replaces stateful resources of a prod stack "
+            "(see changeSafety); rerun with --accept-replacements to acknowledge",
+            file=sys.stderr,
+        )
+        return EXIT_VIOLATIONS
     return EXIT_VIOLATIONS if plan.policies.mandatory else EXIT_OK
+
+
+def record_command(stack: str) -> int:
+    from blueprints.change_safety import write_record
+    from blueprints.plan import plan_stack
+
+    plan = plan_stack(stack)
+    path = write_record(plan.stack.name, plan.recording)
+    print(f"wrote {stackfile.display_path(path)}")
+    return EXIT_OK
 
 
 def check_command(path: Path, as_json: bool, environment: str | None) -> int:
@@ -140,7 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return docs_command(args.check)
         if args.verb == "check":
             return check_command(args.file, args.json, args.environment)
-        return plan_command(args.stack, args.json, args.out)
+        if args.verb == "record":
+            return record_command(args.stack)
+        return plan_command(args.stack, args.json, args.out, args.accept_replacements)
     except RunError as error:  # ConfigError and program-reported config problems
         print(str(error), file=sys.stderr)
         return EXIT_INVALID

@@ -230,7 +230,7 @@ def _topological_order(
             if state.get(nxt) == 1:
                 cycle = [*path[path.index(nxt) :], nxt]
                 names = " -> ".join(by_urn[urn].name for urn in reversed(cycle))
-                raise ValueError(f"dependency cycle: {names}")
+                raise ValueError(f"dependency cycle (each must exist before the next): {names}")
             if not state.get(nxt):
                 state[nxt] = 1
                 path.append(nxt)

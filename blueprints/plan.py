@@ -6,11 +6,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from blueprints import stackfile
+from blueprints import change_safety, stackfile
+from blueprints.change_safety import ChangeSafety
 from blueprints.cost import CostEstimate, estimate_cost
+from blueprints.deploy_time import DeployTime, estimate_deploy_time
 from blueprints.program import main as program
 from blueprints.recording import PROJECT, RecordedResource, Recording, record
-from blueprints.settings import StackSettings, settings_from_config
+from blueprints.settings import ConfigError, StackSettings, settings_from_config
 from policies.control import Resource
 from policies.evaluate import PolicyReport, evaluate
 
@@ -34,6 +36,13 @@ class Plan:
     recording: Recording
     policies: PolicyReport
     cost: CostEstimate
+    change_safety: ChangeSafety
+    deploy_time: DeployTime
+
+    def blocking_replacements(self) -> bool:
+        """Replacing a stateful resource of a prod stack destroys production data: the plan
+        fails until the change is acknowledged."""
+        return self.settings.environment == "prod" and bool(self.change_safety.replacements)
 
     def components(self) -> Counter[str]:
         """Cloud resources per platform component; components and providers are not cloud
@@ -55,11 +64,9 @@ class Plan:
             "resources": [r.as_plan() for r in self.recording.resources],
             "outputs": self.recording.outputs,
             "policies": self.policies.as_json(),
-            # Filled by the deploy-time estimate and the change-safety check as they land;
-            # null means "not computed", never "zero".
             "cost": self.cost.as_json(),
-            "deployTime": None,
-            "changeSafety": None,
+            "deployTime": self.deploy_time.as_json(),
+            "changeSafety": self.change_safety.as_json(),
         }
 
 
@@ -95,7 +102,13 @@ def plan_stack(stack_or_file: str) -> Plan:
         load=settings.load,
         component_of=lambda r: top_component(recording, r),
     )
-    return Plan(stack, settings, recording, policies, cost)
+    try:
+        safety = change_safety.check(stack.name, recording)
+    except ValueError as error:  # an unreadable record: say which file, no traceback
+        path = stackfile.display_path(change_safety.record_path(stack.name))
+        raise ConfigError(path, [("file", str(error))]) from None
+    deploy_time = estimate_deploy_time(recording.resources)
+    return Plan(stack, settings, recording, policies, cost, safety, deploy_time)
 
 
 def render_cost(cost: CostEstimate) -> list[str]:
@@ -111,6 +124,20 @@ def render_cost(cost: CostEstimate) -> list[str]:
     if cost.unpriced:
         types = sorted({type_ for _, type_, _ in cost.unpriced})
         lines.append(f"  not priced ({len(cost.unpriced)}): {', '.join(types)}")
+    return lines
+
+
+def render_deploy_time(estimate: DeployTime) -> list[str]:
+    chain = " -> ".join(
+        f"{step.name} ({step.minutes:g})" for step in estimate.chain if step.minutes
+    )
+    lines = [
+        "",
+        f"Deploy time (first pulumi up): about {estimate.critical_path_minutes:.1f} min "
+        f"along the critical path: {chain}",
+    ]
+    if estimate.unknown_types:
+        lines.append(f"  no typical create time for: {', '.join(estimate.unknown_types)}")
     return lines
 
 
@@ -150,6 +177,8 @@ def render_text(plan: Plan) -> str:
     summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
     lines += ["", f"{sum(counts.values())} cloud resources: {summary}"]
     lines += render_cost(plan.cost)
+    lines += render_deploy_time(plan.deploy_time)
+    lines += ["", *plan.change_safety.render_text(plan.stack.name)]
     report = plan.policies
     lines += [
         "",

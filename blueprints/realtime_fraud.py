@@ -347,7 +347,8 @@ def serve(
             rollback_alarm_names=[alarms.latency_alarm_name, alarms.errors_alarm_name],
             tags=base.tags | lineage,
         ),
-        opts=pulumi.ResourceOptions(depends_on=[alarms, metadata]),
+        # Rollback alarms must exist before the first deployment can refer to them.
+        opts=pulumi.ResourceOptions(depends_on=[alarms]),
     )
     defaults = online_defaults(settings, groups)
     schema = model_input_schema(

@@ -317,7 +317,8 @@ class MetadataSettings(Section):
     backend: Literal["sagemaker"] = "sagemaker"
     """Registry implementation."""
     mlflow: Literal["none", "serverless", "small", "medium", "large"] = "serverless"
-    """Experiment tracking: no server, the pay-per-use MLflow app, or a tracking server."""
+    """Experiment tracking: none, the pay-per-use MLflow app, or a dedicated tracking server
+    of that size (about $0.7-2.9 an hour, and some 25 minutes to create)."""
 
 
 class ServingSettings(Section):
@@ -616,7 +617,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "streaming": {"capacityMode": "on-demand", "retentionHours": 168},
         "model": {},
         "training": {"trainingInstanceType": "ml.m5.xlarge"},
-        "metadata": {"mlflow": "small"},
+        "metadata": {"mlflow": "serverless"},
         "serving": {
             "mode": "instances", "instanceType": "ml.c5.xlarge", "minInstances": 2,
             "maxInstances": 6, "dataCapturePercent": 20,

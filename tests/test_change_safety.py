@@ -9,6 +9,7 @@ import importlib
 import inspect
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -369,13 +370,30 @@ def test_record_path_takes_stack_names_only(bad):
         ('{"formatVersion": 2, "resources": {}}', "format version 1"),
     ],
 )
-def test_a_broken_record_is_an_error_naming_the_file(tmp_path, text, message):
+def test_a_broken_record_is_an_error(tmp_path, text, message):
     path = record_path(STACK, root=tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(text)
-    with pytest.raises(ValueError, match=message) as error:
+    with pytest.raises(ValueError, match=message):
         load_record(STACK, root=tmp_path)
-    assert "fraud-prod.json" in str(error.value)
+
+
+def test_plan_names_a_broken_record_and_exits_2(tmp_path, capsys):
+    from blueprints.cli import EXIT_INVALID, main
+
+    stack_file = tmp_path / "Pulumi.broken-record.yaml"
+    stack_file.write_text(Path("stacks/Pulumi.base-dev.yaml").read_text())
+    record = record_path("broken-record")
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("{not json")
+    try:
+        assert main(["plan", str(stack_file)]) == EXIT_INVALID
+    finally:
+        record.unlink()
+    assert capsys.readouterr().err.strip() == (
+        "stacks/identity/broken-record.json: file: not valid JSON (Expecting property name "
+        "enclosed in double quotes: line 1 column 2 (char 1))"
+    )
 
 
 # --- the identity paths exist in the provider SDK ---------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from blueprints.cli import EXIT_OK, main
+from blueprints.cli import EXIT_OK, EXIT_VIOLATIONS, main
 from blueprints.settings import SECRET_PLACEHOLDER
 from policies import controls
 
@@ -98,3 +98,40 @@ def test_list_names_blueprints_components_and_stacks(capsys) -> None:
     for component in ("network", "security", "observability"):
         assert f"    {component} " in out
     assert "base-prod            platform-base / prod / eu-west-1" in out
+
+
+def test_a_prod_change_that_replaces_data_fails_until_acknowledged(tmp_path: Path, capsys) -> None:
+    import yaml
+
+    from blueprints.settings import blueprint_defaults
+
+    stack = yaml.safe_load(Path("stacks/Pulumi.fraud-prod.yaml").read_text())
+    store = blueprint_defaults("realtime-fraud")["featureStore"]
+    groups = [dict(group) for group in store["featureGroups"]]
+    groups[2]["description"] = "Customer attributes, now from the new CRM."
+    stack["config"]["mlkit:featureStore"] = {"featureGroups": groups}
+    path = tmp_path / "Pulumi.fraud-prod.yaml"  # same stack name: compared with its record
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))  # feature order is identity
+
+    assert main(["plan", str(path), "--json"]) == EXIT_VIOLATIONS
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["changeSafety"] == {
+        "recorded": True,
+        "replacements": [
+            {
+                "urn": "urn:pulumi:fraud-prod::mlkit::mlkit:feature_store:FeatureStore$"
+                "aws:sagemaker/featureGroup:FeatureGroup::fraud-prod-features-customer-profile",
+                "type": "aws:sagemaker/featureGroup:FeatureGroup",
+                "property": "description",
+                "old": "Slow-moving customer attributes, loaded daily by the CRM export.",
+                "new": "Customer attributes, now from the new CRM.",
+            }
+        ],
+    }
+    assert "rerun with --accept-replacements to acknowledge" in captured.err
+    assert main(["plan", str(path), "--json", "--accept-replacements"]) == EXIT_OK
+
+
+def test_shipped_stacks_match_their_identity_records(plan_of, shipped_stack) -> None:
+    safety = plan_of(shipped_stack).change_safety
+    assert safety.record_exists and safety.replacements == []
