@@ -123,6 +123,7 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
             artifacts_bucket_name=base.artifacts.bucket_name,
             artifacts_bucket_arn=base.artifacts.bucket_arn,
             alert_topic_arn=base.observability.alert_topic_arn,
+            durability=base.durability,
             mlflow=settings.metadata.mlflow,
             description="Card-transaction fraud scores (XGBoost, binary:logistic)",
             tags=base.tags,

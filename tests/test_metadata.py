@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from modules.common import Durability
 from modules.metadata import Metadata, MetadataArgs, lineage_tags
 
 TAGS = {"owner": "team", "cost-center": "1"}
@@ -19,6 +20,7 @@ def metadata(record_program, mlflow: str):
         artifacts_bucket_name="artifacts",
         artifacts_bucket_arn=BUCKET_ARN,
         alert_topic_arn="arn:aws:sns:eu-west-1:111122223333:alerts",
+        durability=Durability.from_setting("retain"),
         mlflow=mlflow,
         tags=TAGS,
     )
@@ -28,6 +30,10 @@ def metadata(record_program, mlflow: str):
 def test_registry_and_approval_notifications(record_program) -> None:
     recording = metadata(record_program, "none")
     assert recording.named("m-models").inputs["modelPackageGroupName"] == "m"
+    assert (recording.named("m-models").protect, recording.named("m-models").retain_on_delete) == (
+        True,
+        True,
+    )
     pattern = json.loads(recording.named("m-approvals").inputs["eventPattern"])
     assert pattern == {
         "source": ["aws.sagemaker"],

@@ -20,6 +20,9 @@ STATEFUL_TYPES = {
     "aws:kms/key:Key",
     "aws:s3/bucket:Bucket",
     "aws:sagemaker/featureGroup:FeatureGroup",
+    "aws:sagemaker/mlflowApp:MlflowApp",
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
+    "aws:sqs/queue:Queue",
 }
 
 

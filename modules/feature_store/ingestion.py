@@ -115,7 +115,8 @@ class StreamingIngestion(pulumi.ComponentResource):
             kms_master_key_id=args.kms_key_arn,
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             tags=resource_tags(f"{name}-dead-letters", tags),
-            opts=child,
+            # Records that could not be aggregated wait here for replay: keep them.
+            opts=durability.options(self),
         )
         function = python_function(
             f"{name}-aggregator",

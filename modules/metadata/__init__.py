@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from modules.common import resource_tags
+from modules.common import Durability, resource_tags
 from modules.security.iam import allow, service_role
 
 TRACKING_SERVER_SIZES = {"small": "Small", "medium": "Medium", "large": "Large"}
@@ -46,6 +46,8 @@ class MetadataArgs:
     """Its ARN."""
     alert_topic_arn: pulumi.Input[str]
     """Topic notified when a model package awaits approval or changes status."""
+    durability: Durability
+    """Durability of the registry and the tracking server (they hold the model history)."""
     mlflow: str = "serverless"
     """`none`, `serverless` (MLflow app, pay per use) or a tracking server size."""
     description: str = ""
@@ -77,7 +79,7 @@ class Metadata(pulumi.ComponentResource):
             model_package_group_name=name,
             model_package_group_description=args.description or None,
             tags=resource_tags(f"{name}-models", tags),
-            opts=child,
+            opts=args.durability.options(self),
         )
         approvals = aws.cloudwatch.EventRule(
             f"{name}-approvals",
@@ -133,7 +135,7 @@ class Metadata(pulumi.ComponentResource):
                     artifact_store_uri=artifacts,
                     model_registration_mode="AutoModelRegistrationDisabled",
                     tags=resource_tags(f"{name}-mlflow", tags),
-                    opts=child,
+                    opts=args.durability.options(self),
                 )
             else:
                 mlflow = aws.sagemaker.MlflowTrackingServer(
@@ -145,7 +147,7 @@ class Metadata(pulumi.ComponentResource):
                     automatic_model_registration=False,
                     weekly_maintenance_window_start="Sun:03:00",
                     tags=resource_tags(f"{name}-mlflow", tags),
-                    opts=child,
+                    opts=args.durability.options(self),
                 )
             self.mlflow_arn = mlflow.arn  # type: ignore[attr-defined]
 
