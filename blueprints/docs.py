@@ -181,7 +181,60 @@ def render_policy_config(environment: str) -> str:
     return json.dumps(config, indent=2) + "\n"
 
 
+# Targets the estimates are held to (issue: know before you deploy).
+DEV_FIXED_MONTHLY_TARGET_USD = 15.0
+PROD_CRITICAL_PATH_TARGET_MINUTES = 20.0
+
+
+def render_estimates() -> str:
+    """Cost, deploy time and policy results of every shipped stack, from their plans."""
+    from blueprints.plan import plan_stack
+    from blueprints.stackfile import shipped_stacks
+
+    lines = [
+        HEADER.format(source="the plans of the shipped stacks"),
+        "# Estimates per shipped stack",
+        "",
+        "What `python -m blueprints plan STACK` reports for each shipped stack: monthly cost",
+        "idle (fixed) and at the load its settings declare (`mlkit:load`), the critical path",
+        "of a first `pulumi up`, and policy results. Prices are the kit's table",
+        "(`blueprints/data/prices.yaml`, on-demand list prices, not verified against the AWS",
+        "Price List API); create times are typical figures with sources",
+        "(`blueprints/data/create_times.yaml`). Targets: a dev stack costs under "
+        f"${DEV_FIXED_MONTHLY_TARGET_USD:.0f} a month idle; a prod stack deploys in under "
+        f"{PROD_CRITICAL_PATH_TARGET_MINUTES:.0f} minutes.",
+        "",
+        "| stack | environment | cloud resources | idle $/month | at load $/month "
+        "| first deploy (min) | policies: mandatory / advisory violations | targets |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for stack in shipped_stacks():
+        plan = plan_stack(stack)
+        env = plan.settings.environment
+        cost, time = plan.cost, plan.deploy_time.critical_path_minutes
+        report = plan.policies
+        checks = []
+        if env == "dev":
+            ok = cost.fixed_monthly < DEV_FIXED_MONTHLY_TARGET_USD
+            checks.append(
+                f"idle < ${DEV_FIXED_MONTHLY_TARGET_USD:.0f}: {'met' if ok else 'MISSED'}"
+            )
+        if env == "prod":
+            ok = time < PROD_CRITICAL_PATH_TARGET_MINUTES
+            checks.append(
+                f"deploy < {PROD_CRITICAL_PATH_TARGET_MINUTES:.0f} min: {'met' if ok else 'MISSED'}"
+            )
+        lines.append(
+            f"| `{stack}` | {env} | {sum(plan.components().values())} "
+            f"| {cost.fixed_monthly:,.2f} | {cost.at_load_monthly:,.2f} | {time:.1f} "
+            f"| {len(report.mandatory)} / {len(report.violations) - len(report.mandatory)} "
+            f"| {'; '.join(checks) or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 GENERATED: dict[str, Callable[[], str]] = {
+    "docs/estimates.md": render_estimates,
     "docs/configuration.md": render_configuration,
     "docs/policies.md": render_policies,
     "policies/config/dev.json": lambda: render_policy_config("dev"),
