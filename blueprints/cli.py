@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=("dev", "staging", "prod"),
         help="enforcement to apply (default: the resources' mlkit:environment tag, else prod)",
     )
+    prices = verbs.add_parser(
+        "prices", help="show the price table; --refresh reprices it from the AWS Price List API"
+    )
+    prices.add_argument(
+        "--refresh", action="store_true", help="query the Price List API (needs credentials)"
+    )
+    prices.add_argument("--write", action="store_true", help="with --refresh: save the table")
     docs = verbs.add_parser("docs", help="regenerate the generated docs")
     docs.add_argument("--check", action="store_true", help="fail (exit 1) if any are stale")
     return parser
@@ -144,6 +151,41 @@ def check_command(path: Path, as_json: bool, environment: str | None) -> int:
     return EXIT_VIOLATIONS if report.mandatory else EXIT_OK
 
 
+def prices_command(refresh: bool, write: bool) -> int:
+    import datetime
+
+    from blueprints.cost import PRICES_FILE, load_prices, write_prices
+    from blueprints.settings import ConfigError
+
+    table = load_prices()
+    verified = sum(1 for entry in table.entries.values() if "verifiedAsOf" in entry)
+    print(
+        f"{stackfile.display_path(PRICES_FILE)}: {len(table.entries)} prices as of "
+        f"{table.as_of}, {verified} verified against the AWS Price List API"
+    )
+    if not refresh:
+        return EXIT_OK
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from blueprints.price_list import PRICING_API_REGION
+    from blueprints.price_list import refresh as refresh_table
+
+    today = datetime.date.today().isoformat()
+    raw = yaml.safe_load(PRICES_FILE.read_text(encoding="utf-8"))
+    try:
+        client = boto3.client("pricing", region_name=PRICING_API_REGION)
+        refreshed, changes = refresh_table(client, raw, today)
+    except (BotoCoreError, ClientError) as error:
+        raise ConfigError("AWS Price List API", [("credentials", str(error))]) from None
+    for line in changes:
+        print(f"  {line}")
+    if write:
+        write_prices(refreshed)
+        print(f"wrote {stackfile.display_path(PRICES_FILE)}")
+    return EXIT_OK
+
+
 def docs_command(check: bool) -> int:
     from blueprints.docs import stale_docs, write_docs
 
@@ -166,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_command()
         if args.verb == "docs":
             return docs_command(args.check)
+        if args.verb == "prices":
+            return prices_command(args.refresh, args.write)
         if args.verb == "check":
             return check_command(args.file, args.json, args.environment)
         if args.verb == "record":

@@ -96,6 +96,22 @@ def load_prices(path: Path = PRICES_FILE) -> PriceTable:
     )
 
 
+PRICES_HEADER = """\
+# USD on-demand list prices used by the offline cost estimate (`plan`'s `cost` section).
+# Entries without `verifiedAsOf` were compiled by hand from the AWS pricing pages named in
+# `source`; `python -m blueprints prices --refresh --write` reprices the entries it can
+# query (SageMaker instance hours) from the AWS Price List API and records when.
+# Regions not listed are reported as unpriced. Hours are billed per month as 730.
+"""
+
+
+def write_prices(table: Mapping[str, Any], path: Path = PRICES_FILE) -> None:
+    """Save a refreshed table (as loaded from YAML) with its explanatory header."""
+    body = yaml.safe_dump(dict(table), sort_keys=False, width=100)
+    path.write_text(PRICES_HEADER + body, encoding="utf-8")
+    load_prices.cache_clear()
+
+
 @dataclass(frozen=True)
 class ResourceCost:
     urn: str
