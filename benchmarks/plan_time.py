@@ -32,7 +32,11 @@ def time_plan(stack: str) -> tuple[float, int]:
         check=True,
     )
     elapsed = time.perf_counter() - start
-    resources = [r for r in json.loads(result.stdout)["resources"] if r["custom"]]
+    resources = [
+        r
+        for r in json.loads(result.stdout)["resources"]
+        if r["custom"] and not r["type"].startswith("pulumi:providers:")
+    ]
     return elapsed, len(resources)
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_aws_native as aws_native
 
 from modules.common import resource_tags
 from modules.monitoring import metric_alarm
@@ -269,7 +268,10 @@ class ModelQualityMonitoring(pulumi.ComponentResource):
             "s3://", args.artifacts_bucket_name, "/monitoring/model-quality/", args.endpoint_name
         )
         # pulumi-aws has no model-quality job definition; the aws-native provider (AWS Cloud
-        # Control) does. It does not read `aws:region`, so it gets the stack's region here;
+        # Control) does. Imported here: it adds half a second to every plan that has none.
+        import pulumi_aws_native as aws_native
+
+        # It does not read `aws:region`, so it gets the stack's region here;
         # credentials come from the environment like pulumi-aws's. Its tags are a list.
         native = aws_native.Provider(
             f"{name}-aws-native", region=args.region, opts=pulumi.ResourceOptions(parent=self)
