@@ -322,7 +322,10 @@ def write_record(
     """Write (or overwrite) the stack's identity record; returns its path."""
     path = record_path(stack_name, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_record(resources))
+    # Atomic: an interrupted write must not leave a half record that plan then rejects.
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(render_record(resources))
+    temporary.replace(path)
     return path
 
 

@@ -122,7 +122,15 @@ def plan_command(stack: str, as_json: bool, out: Path | None, accept: bool = Fal
 def record_command(stack: str) -> int:
     from blueprints.change_safety import write_record
     from blueprints.plan import plan_stack
+    from blueprints.settings import ConfigError
 
+    path = stackfile.resolve(stack)
+    if path.resolve().parent != stackfile.STACKS_DIR:
+        # The record is named after the stack: a copy elsewhere would overwrite the record
+        # of the shipped stack with the same name.
+        raise ConfigError(
+            stackfile.display_path(path), [("file", "record writes only for stacks in stacks/")]
+        )
     plan = plan_stack(stack)
     path = write_record(plan.stack.name, plan.recording)
     print(f"wrote {stackfile.display_path(path)}")
@@ -209,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb == "docs":
             return docs_command(args.check)
         if args.verb == "prices":
+            if args.write and not args.refresh:
+                _parser().error("prices --write needs --refresh")
             return prices_command(args.refresh, args.write)
         if args.verb == "check":
             return check_command(args.file, args.json, args.environment)

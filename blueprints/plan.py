@@ -105,7 +105,7 @@ def plan_stack(stack_or_file: str) -> Plan:
     try:
         safety = change_safety.check(stack.name, recording)
     except ValueError as error:  # an unreadable record: say which file, no traceback
-        path = stackfile.display_path(change_safety.record_path(stack.name))
+        path = f"stacks/identity/{stack.name}.json"
         raise ConfigError(path, [("file", str(error))]) from None
     deploy_time = estimate_deploy_time(recording.resources)
     return Plan(stack, settings, recording, policies, cost, safety, deploy_time)

@@ -95,6 +95,7 @@ def _plain(value: Any) -> Any:
 ARN_FORMATS = {
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
     "aws:dynamodb/table:Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "aws:ecr/repository:Repository": "arn:aws:ecr:{region}:{account}:repository/{name}",
     "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
     "aws:kinesis/stream:Stream": "arn:aws:kinesis:{region}:{account}:stream/{name}",
     "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{id}",
@@ -103,6 +104,7 @@ ARN_FORMATS = {
     "aws:sagemaker/featureGroup:FeatureGroup": (
         "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"
     ),
+    "aws:sagemaker/endpoint:Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{name}",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": (
         "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"
     ),

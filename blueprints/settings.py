@@ -688,7 +688,8 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
         )
     if model is None or model is Tags:
         return []
-    return sorted(f.alias or n for n, f in model.model_fields.items())
+    keys = sorted(f.alias or n for n, f in model.model_fields.items())
+    return [k for k in keys if k != "region"] if model is StackSettings else keys
 
 
 def _problems(error: pydantic.ValidationError) -> list[tuple[str, str]]:
@@ -719,6 +720,8 @@ def settings_from_config(
         namespace, sep, name = key.partition(":")
         if key == REGION_KEY:
             values["region"] = value
+        elif namespace == NAMESPACE and sep and name == "region":
+            problems.append((key, f"the region is the provider's key: use '{REGION_KEY}'"))
         elif namespace == NAMESPACE and sep and name:
             values[name] = _decode(value, key in secret_keys)
         elif namespace not in PROVIDER_NAMESPACES or not sep:
@@ -727,11 +730,12 @@ def settings_from_config(
         raise ConfigError(source, problems)
 
     environment = values.get("environment")
-    if environment not in PROFILES:
+    if not isinstance(environment, str) or environment not in PROFILES:
         allowed = ", ".join(f"'{name}'" for name in PROFILES)
         found = "required" if environment is None else f"'{environment}' is not one of {allowed}"
         raise ConfigError(source, [(f"{NAMESPACE}:environment", found)])
     blueprint = values.get("blueprint")
+    blueprint = blueprint if isinstance(blueprint, str) else None  # validation reports it
     unused = {to_camel(name) for name in OPTIONAL_SECTIONS} - {
         to_camel(name) for name in BLUEPRINT_SECTIONS.get(str(blueprint), ())
     }

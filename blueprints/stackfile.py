@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from blueprints.settings import SECRET_PLACEHOLDER, ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = PROJECT_ROOT / "stacks"
 # Top-level keys Pulumi itself writes into stack files besides `config`.
+# Pulumi stack names: letters, digits, '-', '_', '.' (the kit also uses them in file names).
+STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 PULUMI_STACK_KEYS = {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"}
 
 
@@ -37,7 +40,7 @@ def shipped_stacks() -> list[str]:
 def resolve(stack_or_file: str) -> Path:
     """A stack name (`fraud-dev`) or a path to any stack file."""
     path = Path(stack_or_file)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.exists() or len(path.parts) > 1:
         return path
     return STACKS_DIR / f"Pulumi.{stack_or_file}.yaml"
 
@@ -81,6 +84,8 @@ def load(stack_or_file: str) -> StackFile:
     invalid YAML, or a file that is not a Pulumi stack file."""
     path = resolve(stack_or_file)
     source = display_path(path)
+    if path.is_dir():
+        raise ConfigError(source, [("file", "is a directory, not a stack file")])
     if not path.is_file():
         known = ", ".join(shipped_stacks()) or "none"
         raise ConfigError(source, [("file", f"no such stack file (shipped stacks: {known})")])
@@ -107,4 +112,8 @@ def load(stack_or_file: str) -> StackFile:
         if secret:
             secret_keys.add(str(key))
     name = path.name.removeprefix("Pulumi.").removesuffix(path.suffix)
+    if not STACK_NAME.fullmatch(name):
+        raise ConfigError(
+            source, [("file", f"'{name}' is not a stack name: name the file Pulumi.<stack>.yaml")]
+        )
     return StackFile(name, path, source, config, frozenset(secret_keys))

@@ -45,7 +45,8 @@ class Resource:
 
     @property
     def environment(self) -> str | None:
-        return self.tags().get("mlkit:environment")
+        environment = self.tags().get("mlkit:environment")
+        return environment if isinstance(environment, str) else None
 
 
 ResourceCheck = Callable[[Resource], Iterable[str]]

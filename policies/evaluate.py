@@ -136,8 +136,12 @@ def resources_from_state(document: Any) -> list[Resource]:
             "expected `pulumi stack export` output (a `deployment` object) or "
             "`pulumi preview --json` output (a `steps` list)"
         )
+    if not isinstance(states, list) or not all(isinstance(s, dict) for s in states):
+        raise StateFileError("resources must be a list of objects")
     resources = []
     for state in states:
+        if not isinstance(state.get("inputs") or {}, dict):
+            raise StateFileError(f"{state.get('urn', 'a resource')}: inputs must be an object")
         type_ = str(state.get("type", ""))
         if not state.get("custom") or type_.startswith("pulumi:providers:"):
             continue
@@ -169,5 +173,5 @@ def load_state_file(path: Path) -> list[Resource]:
 def infer_environment(resources: Sequence[Resource]) -> str:
     """The `mlkit:environment` the resources are tagged with; prod (the strictest) when they
     carry none or disagree."""
-    found = {r.environment for r in resources if r.environment}
+    found = {r.environment for r in resources if isinstance(r.environment, str)}
     return found.pop() if len(found) == 1 else "prod"

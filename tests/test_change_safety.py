@@ -109,12 +109,10 @@ def test_the_kits_stateful_resource_types_are_all_covered(plan_of, shipped_stack
     assert not used & {"aws:iam/role:Role", "aws:sns/topic:Topic"} & set(IDENTITY_PROPERTIES)
 
 
-def test_every_shipped_stack_compared_with_its_own_record_has_no_replacements(
-    plan_of, shipped_stack
-):
+def test_a_record_survives_its_json_round_trip(plan_of, shipped_stack):
+    # What `record` writes is what `plan` reads back: no value changes in JSON.
     recording = plan_of(shipped_stack).recording
-    assert replacements(identity_record(recording), recording) == []
-    assert replacements(json.loads(render_record(recording)), recording) == []
+    assert json.loads(render_record(recording)) == identity_record(recording)
 
 
 # --- what is flagged --------------------------------------------------------------------------

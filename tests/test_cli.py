@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from blueprints.cli import EXIT_OK, EXIT_VIOLATIONS, main
+import pytest
+
+from blueprints.cli import EXIT_INVALID, EXIT_OK, EXIT_VIOLATIONS, main
 from blueprints.settings import SECRET_PLACEHOLDER
 from policies import controls
 
@@ -135,3 +137,45 @@ def test_a_prod_change_that_replaces_data_fails_until_acknowledged(tmp_path: Pat
 def test_shipped_stacks_match_their_identity_records(plan_of, shipped_stack) -> None:
     safety = plan_of(shipped_stack).change_safety
     assert safety.record_exists and safety.replacements == []
+
+
+def test_record_rewrites_the_committed_record_unchanged(capsys) -> None:
+    path = Path("stacks/identity/base-dev.json")
+    before = path.read_text()
+    assert main(["record", "base-dev"]) == EXIT_OK
+    assert capsys.readouterr().out == "wrote stacks/identity/base-dev.json\n"
+    assert path.read_text() == before
+
+
+def test_record_refuses_stack_files_outside_stacks(tmp_path: Path, capsys) -> None:
+    copy = tmp_path / "Pulumi.fraud-prod.yaml"  # would overwrite the shipped record
+    copy.write_text(Path("stacks/Pulumi.fraud-prod.yaml").read_text())
+    assert main(["record", str(copy)]) == EXIT_INVALID
+    assert capsys.readouterr().err.strip() == (
+        f"{copy}: file: record writes only for stacks in stacks/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: (d / "dir.yaml").mkdir() or d / "dir.yaml", "is a directory, not a stack file"),
+        (
+            lambda d: (d / ".hidden.yaml").write_text("config: {}") and d / ".hidden.yaml",
+            "'.hidden' is not a stack name: name the file Pulumi.<stack>.yaml",
+        ),
+        (lambda d: d / "missing", "no such stack file (shipped stacks: "),
+    ],
+)
+def test_bad_stack_paths_are_named(tmp_path: Path, capsys, make, message) -> None:
+    path = make(tmp_path)
+    assert main(["plan", str(path)]) == EXIT_INVALID
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{path}: file: {message}")
+
+
+def test_prices_write_needs_refresh(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["prices", "--write"])
+    assert exited.value.code == EXIT_INVALID
+    assert "prices --write needs --refresh" in capsys.readouterr().err

@@ -131,6 +131,12 @@ def test_check_environment_flag_overrides_the_tags(capsys) -> None:
             "{not json",
             "file: invalid JSON at line 1: Expecting property name enclosed in double quotes",
         ),
+        ('{"deployment": {"resources": [5]}}', "file: resources must be a list of objects"),
+        ('{"deployment": {"resources": "abc"}}', "file: resources must be a list of objects"),
+        (
+            '{"deployment": {"resources": [{"urn": "u", "custom": true, "inputs": 5}]}}',
+            "file: u: inputs must be an object",
+        ),
         (
             '{"resources": []}',
             "file: expected `pulumi stack export` output (a `deployment` object) "
