@@ -7,6 +7,7 @@ so the docs cannot drift from what the kit validates.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from blueprints.settings import NAMESPACE, PROFILES, REGION_KEY, StackSettings
@@ -186,10 +187,30 @@ DEV_FIXED_MONTHLY_TARGET_USD = 15.0
 PROD_CRITICAL_PATH_TARGET_MINUTES = 20.0
 
 
-def render_estimates() -> str:
-    """Cost, deploy time and policy results of every shipped stack, from their plans."""
+@cache
+def _shipped_plans() -> dict[str, Any]:
+    """One plan per shipped stack, shared by the estimates and the snapshots."""
     from blueprints.plan import plan_stack
     from blueprints.stackfile import shipped_stacks
+
+    return {stack: plan_stack(stack) for stack in shipped_stacks()}
+
+
+def render_snapshot(stack: str) -> str:
+    """The stack's plan JSON as a golden file: reviewed as a diff whenever the program's
+    output changes. The kit's commit (lineage tags, pipeline CodeVersion) is masked so the
+    snapshot changes only with what is deployed."""
+    import json
+
+    from blueprints.base import code_version
+
+    text = json.dumps(_shipped_plans()[stack].as_json(), indent=2, sort_keys=True) + "\n"
+    version = code_version()
+    return text.replace(version, "<code-version>") if version != "unknown" else text
+
+
+def render_estimates() -> str:
+    """Cost, deploy time and policy results of every shipped stack, from their plans."""
 
     lines = [
         HEADER.format(source="the plans of the shipped stacks"),
@@ -208,8 +229,7 @@ def render_estimates() -> str:
         "| first deploy (min) | policies: mandatory / advisory violations | targets |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for stack in shipped_stacks():
-        plan = plan_stack(stack)
+    for stack, plan in _shipped_plans().items():
         env = plan.settings.environment
         cost, time = plan.cost, plan.deploy_time.critical_path_minutes
         report = plan.policies
@@ -240,6 +260,10 @@ GENERATED: dict[str, Callable[[], str]] = {
     "policies/config/dev.json": lambda: render_policy_config("dev"),
     "policies/config/staging.json": lambda: render_policy_config("staging"),
     "policies/config/prod.json": lambda: render_policy_config("prod"),
+}
+GENERATED |= {
+    f"tests/snapshots/{stack}.json": (lambda stack=stack: render_snapshot(stack))
+    for stack in sorted(p.name[7:-5] for p in (PROJECT_ROOT / "stacks").glob("Pulumi.*.yaml"))
 }
 
 
