@@ -17,6 +17,7 @@ from policies.control import Resource
 from policies.evaluate import PolicyReport, evaluate
 
 PLAN_FORMAT_VERSION = 1
+OUTPUT_WIDTH = 120  # longer output values are cut in the text plan
 
 
 def policy_resources(recording: Recording) -> list[Resource]:
@@ -194,5 +195,8 @@ def render_text(plan: Plan) -> str:
         lines += ["", "Outputs:"]
         key_width = max(len(key) for key in plan.recording.outputs)
         for key, value in plan.recording.outputs.items():
-            lines.append(f"  {key:<{key_width}}  {value}")
+            text = str(value)
+            if len(text) > OUTPUT_WIDTH:  # documents such as the feature registry
+                text = text[: OUTPUT_WIDTH - 25] + f"... ({len(text)} chars, see --json)"
+            lines.append(f"  {key:<{key_width}}  {text}")
     return "\n".join(lines)
