@@ -3,26 +3,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml))
 
 .PHONY: plan test lint benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+
+# The project itself is installed editable, without dependencies: it adds the `mlkit` command.
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
+	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -e .
 	touch $@ $(VENV)/.runtime
 
 plan: $(VENV)/.runtime
-	@for stack in $(STACKS); do \
-		echo "== plan $$stack"; \
-		$(BIN)/python -m blueprints plan $$stack --out build/plans || exit $$?; \
-	done
+	$(BIN)/mlkit plan --all --out build/plans
 	@echo "plans written to build/plans/"
 
 lint: $(VENV)/.dev

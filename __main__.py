@@ -1,5 +1,5 @@
-"""The Pulumi program: `pulumi up -s <stack>` runs this, and so does `python -m blueprints plan`."""
+"""The Pulumi program: `pulumi up -s <stack>` runs this, and so does `mlkit plan`."""
 
-from blueprints.program import main
+from mlkit.program import main
 
 main()

@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from blueprints import Blueprint
-from blueprints.base import BASE_COMPONENTS, build_platform_base
-from blueprints.settings import StackSettings
+from blueprints._base import BASE_COMPONENTS, PlatformSettings, build_platform_base
+from mlkit.blueprint import Blueprint
 
 
-def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
+def build(settings: PlatformSettings, stack: str) -> Mapping[str, Any]:
     return build_platform_base(settings, stack).outputs()
 
 
 BLUEPRINT = Blueprint(
     key="platform-base",
+    settings=PlatformSettings,
     summary="the shared foundation alone: private network, stack KMS key, secure "
     "artifacts bucket, alert topic",
     components=BASE_COMPONENTS,

@@ -9,50 +9,54 @@ two cannot skew.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
+from pydantic import Field, model_validator
 
-from blueprints import Blueprint
-from blueprints.base import BASE_COMPONENTS, PlatformBase, build_platform_base, code_version
-from blueprints.settings import StackSettings
+from blueprints._base import BASE_COMPONENTS, PlatformSettings, build_platform_base
 from functions.training.definition import MONITORING_BASELINE_DIR, load_images
+from mlkit.blueprint import Blueprint
+from mlkit.settings import Identifier, Section
+from mlkit.stackfile import code_version
+from modules import feature_store, metadata, monitoring, serving, training
 from modules.feature_store import (
+    FeatureGroups,
     FeatureGroupSpec,
-    FeatureStore,
     FeatureStoreArgs,
+    StreamingIngestionArgs,
     deployed_group_name,
     model_input_schema,
 )
-from modules.feature_store.ingestion import StreamingIngestion, StreamingIngestionArgs
-from modules.metadata import Metadata, MetadataArgs, lineage_tags
+from modules.feature_store.settings import FeatureStoreSettings, StreamingSettings
+from modules.metadata import MetadataArgs, ModelRegistry, lineage_tags
+from modules.metadata.settings import MetadataSettings
 from modules.monitoring import (
     DashboardArgs,
+    DataQualityArgs,
     EndpointAlarms,
     EndpointAlarmsArgs,
     FeaturePipelineAlarms,
+    ModelMonitorArgs,
+    ModelQualityArgs,
     PipelineAlarmsArgs,
     RetrainingTrigger,
     RetrainingTriggerArgs,
     ServiceDashboard,
 )
-from modules.monitoring.model_monitor import (
-    DataQualityArgs,
-    DataQualityMonitoring,
-    ModelQualityArgs,
-    ModelQualityMonitoring,
-)
-from modules.serving import (
-    PRIMARY_VARIANT,
-    EndpointCapacity,
-    RealtimeEndpoint,
-    RealtimeEndpointArgs,
-)
+from modules.monitoring.settings import MonitoringSettings
+from modules.platform import Platform
+from modules.serving import PRIMARY_VARIANT, EndpointCapacity, RealtimeEndpointArgs
 from modules.serving.api import JwtAuth, ScoringApi, ScoringApiArgs
-from modules.training import Training, TrainingArgs, image_repository_arn
+from modules.serving.settings import ServingSettings
+from modules.training import TrainingArgs, TrainingPipeline, image_repository_arn
+from modules.training.settings import TrainingSettings
 
 TRANSACTIONS_GROUP = "transactions"
-NO_ENDPOINT = "not deployed: set mlkit:serving.modelPackageArn to an approved model package"
+NO_ENDPOINT = (
+    "not deployed: run `mlkit promote STACK VERSION` with an Approved version of the "
+    "model package group (it sets mlkit:serving.modelVersion)"
+)
 # The training pipeline's data-set step reads these groups (pipeline parameter -> group).
 PIPELINE_GROUPS = {
     "TransactionsS3Uri": "transactions",
@@ -61,10 +65,82 @@ PIPELINE_GROUPS = {
 }
 
 
-def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
+class ModelSettings(Section):
+    """The model's input schema: which features, in which order. Training builds its data
+    set with it and the scoring API enforces it, so they cannot drift apart."""
+
+    label: Identifier = "is_fraud"
+    """Ground-truth column joined to transactions for training."""
+    features: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")], ...] = (
+        Field(min_length=1)
+    )
+    """`group.feature` references, in the model's order."""
+
+
+class Settings(PlatformSettings):
+    """Settings of a realtime-fraud stack."""
+
+    feature_store: FeatureStoreSettings
+    """Feature groups."""
+    streaming: StreamingSettings = StreamingSettings()
+    """Stream ingestion and aggregation."""
+    model: ModelSettings
+    """The model's input schema."""
+    training: TrainingSettings = TrainingSettings()
+    """Training pipeline."""
+    metadata: MetadataSettings = MetadataSettings()
+    """Registry and experiment tracking."""
+    serving: ServingSettings = ServingSettings()
+    """Endpoint and scoring API."""
+    monitoring: MonitoringSettings = MonitoringSettings()
+    """Monitoring, alarms and retraining."""
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        store = self.feature_store
+        for reference in self.model.features:
+            group_name, _, feature = reference.partition(".")
+            group = store.group(group_name)
+            if group is None or feature not in group.features:
+                raise ValueError(f"model: feature '{reference}' is not in featureStore")
+            if group.features[feature] == "string":
+                raise ValueError(
+                    f"model: feature '{reference}' is a string; the model takes numbers"
+                    " (encode it as a feature first)"
+                )
+        group = store.group(self.streaming.aggregate_group)
+        if group is None or not group.online:
+            raise ValueError(
+                f"streaming: aggregateGroup '{self.streaming.aggregate_group}' must be an"
+                " online feature group"
+            )
+        for label in self.streaming.windows:
+            for feature in (f"txn_count_{label}", f"txn_amount_{label}"):
+                if feature not in group.features:
+                    raise ValueError(f"streaming: '{group.name}' lacks feature '{feature}'")
+        return self
+
+    @model_validator(mode="after")
+    def _prod_serving(self) -> Settings:
+        if self.environment != "prod":
+            return self
+        serving = self.serving
+        if serving.mode != "instances" or serving.min_instances < 2:
+            raise ValueError(
+                "serving: prod endpoints need mode 'instances' and minInstances >= 2 (one per AZ)"
+            )
+        if not serving.data_capture_percent:
+            raise ValueError("serving: prod endpoints need dataCapturePercent > 0 for monitoring")
+        return self
+
+
+def build(settings: Settings, stack: str) -> Mapping[str, Any]:
+    """The platform base, then each component from its backend registry (chosen by the
+    component's `backend` setting), handed the platform and its own args."""
     assert settings.feature_store and settings.streaming and settings.model  # validated
     assert settings.metadata and settings.serving and settings.monitoring
     base = build_platform_base(settings, stack)
+    platform = base.platform
     groups = [
         FeatureGroupSpec(
             name=group.name,
@@ -79,75 +155,54 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
         )
         for group in settings.feature_store.feature_groups
     ]
-    model_name = f"{stack}-fraud-model"
+    model_name = model_group_name(stack)
     consumers = {reference.split(".")[0]: [model_name] for reference in settings.model.features}
-    features = FeatureStore(
-        f"{stack}-features",
-        FeatureStoreArgs(
-            groups=groups,
-            account_id=base.account_id,
-            region=settings.region,
-            kms_key_arn=base.key.key_arn,
-            durability=base.durability,
-            noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
-            consumers=consumers,
-            tags=base.tags,
-        ),
+    features = feature_store.BACKENDS.get(settings.feature_store.backend)(
+        f"{stack}-features", platform, FeatureStoreArgs(groups=groups, consumers=consumers)
     )
     streaming = settings.streaming
-    ingestion = StreamingIngestion(
+    ingestion = feature_store.INGESTION_BACKENDS.get(streaming.backend)(
         f"{stack}-ingestion",
+        platform,
         StreamingIngestionArgs(
-            account_id=base.account_id,
-            kms_key_arn=base.key.key_arn,
             aggregate_group_name=features.group_names[streaming.aggregate_group],
             aggregate_group_arn=features.group_arns[streaming.aggregate_group],
             transactions_group_name=features.group_names[TRANSACTIONS_GROUP],
             transactions_group_arn=features.group_arns[TRANSACTIONS_GROUP],
             windows=streaming.windows,
-            durability=base.durability,
-            log_retention_days=settings.observability.log_retention_days,
             on_demand=streaming.capacity_mode == "on-demand",
             shard_count=streaming.shard_count if streaming.capacity_mode == "provisioned" else 1,
             retention_hours=streaming.retention_hours,
             batch_size=streaming.batch_size,
             max_retries=streaming.max_retries,
-            tags=base.tags,
         ),
     )
-    metadata = Metadata(
+    registry = metadata.BACKENDS.get(settings.metadata.backend)(
         model_name,
+        platform,
         MetadataArgs(
-            account_id=base.account_id,
-            kms_key_arn=base.key.key_arn,
-            artifacts_bucket_name=base.artifacts.bucket_name,
-            artifacts_bucket_arn=base.artifacts.bucket_arn,
-            alert_topic_arn=base.observability.alert_topic_arn,
-            durability=base.durability,
             mlflow=settings.metadata.mlflow,
             description="Card-transaction fraud scores (XGBoost, binary:logistic)",
-            tags=base.tags,
         ),
     )
-    training = train(settings, stack, base, groups, features, metadata)
-    serving_outputs = serve(settings, stack, base, groups, features, metadata, training)
+    pipeline = train(settings, platform, groups, features, registry)
+    serving_outputs = serve(settings, platform, groups, features, pipeline)
     FeaturePipelineAlarms(
         f"{stack}-feature-alarms",
+        platform,
         PipelineAlarmsArgs(
             aggregator_function_name=ingestion.function_name,
             dead_letter_queue_name=ingestion.dead_letter_queue_name,
-            alert_topic_arn=base.observability.alert_topic_arn,
             max_iterator_age_seconds=settings.monitoring.max_iterator_age_seconds,
-            tags=base.tags | {"mlkit:component": "monitoring"},
         ),
     )
     dashboard_outputs: dict[str, Any] = {}
     if settings.monitoring.dashboard:
         dashboard = ServiceDashboard(
             f"{stack}-fraud",
+            platform,
             DashboardArgs(
-                region=settings.region,
-                endpoint_name=endpoint_name(stack) if settings.serving.model_package_arn else None,
+                endpoint_name=endpoint_name(stack) if settings.serving.model_version else None,
                 variant_name=PRIMARY_VARIANT,
                 aggregator_function_name=f"{stack}-ingestion-aggregator",
                 dead_letter_queue_name=f"{stack}-ingestion-dead-letters",
@@ -157,14 +212,14 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
     return (
         base.outputs()
         | {
-            "modelPackageGroup": metadata.model_package_group_name,
+            "modelPackageGroup": registry.model_package_group_name,
             "featureGroups": features.group_names,
             "offlineStoreUri": features.offline_s3_uri,
             "featureRegistry": features.registry,
             "transactionStream": ingestion.stream_name,
             "deadLetterQueueUrl": ingestion.dead_letter_queue_url,
-            "trainingPipeline": training.pipeline_name,
-            "imageRepository": training.repository_url,
+            "trainingPipeline": pipeline.pipeline_name,
+            "imageRepository": pipeline.repository_url,
         }
         | serving_outputs
         | dashboard_outputs
@@ -172,13 +227,12 @@ def build(settings: StackSettings, stack: str) -> Mapping[str, Any]:
 
 
 def train(
-    settings: StackSettings,
-    stack: str,
-    base: PlatformBase,
+    settings: Settings,
+    platform: Platform,
     groups: list[FeatureGroupSpec],
-    features: FeatureStore,
-    metadata: Metadata,
-) -> Training:
+    features: FeatureGroups,
+    registry: ModelRegistry,
+) -> TrainingPipeline:
     """The training pipeline over the offline store, registering into the model group."""
     assert settings.training and settings.model
     missing = sorted(set(PIPELINE_GROUPS.values()) - {g.name for g in groups})
@@ -190,9 +244,9 @@ def train(
     offline_prefix = pulumi.Output.concat(
         features.offline_s3_uri,
         "/",
-        base.account_id,
+        platform.account_id,
         "/sagemaker/",
-        settings.region,
+        platform.region,
         "/offline-store/",
     )
     by_name = {group.name: group for group in groups}
@@ -215,43 +269,36 @@ def train(
         "label": settings.model.label,
         "order": [reference.split(".")[1] for reference in settings.model.features],
     }
-    return Training(
-        f"{stack}-training",
+    return training.BACKENDS.get(settings.training.backend)(
+        f"{platform.stack}-training",
+        platform,
         TrainingArgs(
-            account_id=base.account_id,
-            region=settings.region,
-            kms_key_arn=base.key.key_arn,
-            durability=base.durability,
-            artifacts_bucket_name=base.artifacts.bucket_name,
-            artifacts_bucket_arn=base.artifacts.bucket_arn,
             offline_bucket_arn=pulumi.Output.concat("arn:aws:s3:::", features.offline_bucket_name),
             offline_group_uris={
                 parameter: pulumi.Output.concat(
-                    offline_prefix, deployed_group_name(f"{stack}-features", by_name[g].name)
+                    offline_prefix,
+                    deployed_group_name(f"{platform.stack}-features", by_name[g].name),
                 )
                 for parameter, g in PIPELINE_GROUPS.items()
             },
             labels_uri=pulumi.Output.concat(
-                "s3://", base.artifacts.bucket_name, "/ground-truth/labels"
+                "s3://", platform.artifacts_bucket_name, "/ground-truth/labels"
             ),
             feature_schema=feature_schema,
-            model_package_group_name=metadata.model_package_group_name,
-            model_package_group_arn=metadata.model_package_group_arn,
-            subnet_ids=base.network.private_subnet_ids,
-            security_group_ids=[base.network.workload_security_group_id],
+            model_package_group_name=registry.model_package_group_name,
+            model_package_group_arn=registry.model_package_group_arn,
             images=region_images(settings),
             auc_threshold=settings.training.auc_threshold,
             training_instance_type=settings.training.training_instance_type,
             processing_instance_type=settings.training.processing_instance_type,
             training_window_days=settings.training.training_window_days,
             code_version=code_version(),
-            tags=base.tags,
         ),
     )
 
 
 def online_defaults(
-    settings: StackSettings, groups: list[FeatureGroupSpec]
+    settings: Settings, groups: list[FeatureGroupSpec]
 ) -> dict[str, dict[str, int | float]]:
     """Values for online features with no record. A card with no transaction in a window has
     a count and a sum of zero: the one place where a missing value has a true default. Training
@@ -268,7 +315,7 @@ def online_defaults(
     }
 
 
-def region_images(settings: StackSettings) -> dict[str, str]:
+def region_images(settings: Settings) -> dict[str, str]:
     """The pinned SageMaker images (processing, training, monitoring) of the stack's region."""
     images = load_images().get(settings.region)
     if images is None:
@@ -278,78 +325,88 @@ def region_images(settings: StackSettings) -> dict[str, str]:
     return images
 
 
+def model_group_name(stack: str) -> str:
+    """The stack's model package group (the metadata component is named after it)."""
+    return f"{stack}-fraud-model"
+
+
+def model_package_arn(platform: Platform, group: str, version: int) -> pulumi.Output[str]:
+    """A version of the stack's own package group, in the deploying account and region."""
+    return pulumi.Output.concat(
+        "arn:aws:sagemaker:", platform.region, ":", platform.account_id,
+        f":model-package/{group}/{version}",
+    )  # fmt: skip
+
+
 def endpoint_name(stack: str) -> str:
     return f"{stack}-fraud"
 
 
 def serve(
-    settings: StackSettings,
-    stack: str,
-    base: PlatformBase,
+    settings: Settings,
+    platform: Platform,
     groups: list[FeatureGroupSpec],
-    features: FeatureStore,
-    metadata: Metadata,
-    training: Training,
+    features: FeatureGroups,
+    pipeline: TrainingPipeline,
 ) -> dict[str, Any]:
     """The endpoint, its alarms and the scoring API, when an approved package is named; and
-    where inputs are captured, drift monitoring that can start retraining."""
+    where inputs are captured, monitoring whose signal can start retraining."""
     assert settings.serving and settings.monitoring and settings.model and settings.streaming
     assert settings.training
-    serving = settings.serving
-    if serving.model_package_arn is None:
+    stack, spec = platform.stack, settings.serving
+    group_name = model_group_name(stack)
+    if spec.model_version is None:
         pulumi.log.info(f"mlkit: no model endpoint in {stack}: {NO_ENDPOINT}")
         return {"endpoint": NO_ENDPOINT}
+    package_arn = model_package_arn(platform, group_name, spec.model_version)
     name = endpoint_name(stack)
     used_groups = sorted({reference.split(".")[0] for reference in settings.model.features})
     lineage = lineage_tags(
-        model_package_group=f"{stack}-fraud-model",
-        model_package_arn=serving.model_package_arn,
+        model_package_group=group_name,
+        model_package_arn=package_arn,
         feature_groups=[deployed_group_name(f"{stack}-features", g) for g in used_groups],
         code_version=code_version(),
     )
     alarms = EndpointAlarms(
         f"{stack}-endpoint-alarms",
+        platform,
         EndpointAlarmsArgs(
             endpoint_name=name,
             variant_name=PRIMARY_VARIANT,
-            alert_topic_arn=base.observability.alert_topic_arn,
             latency_p99_ms=settings.monitoring.latency_p99_ms,
             max_5xx_per_5_minutes=settings.monitoring.max_5xx_per_5_minutes,
-            tags=base.tags,
         ),
     )
     images = region_images(settings)
-    endpoint = RealtimeEndpoint(
+    endpoint = serving.BACKENDS.get(spec.backend)(
         f"{stack}-serving",
+        platform,
         RealtimeEndpointArgs(
             endpoint_name=name,
-            model_package_arn=serving.model_package_arn,
-            account_id=base.account_id,
-            region=settings.region,
-            kms_key_arn=base.key.key_arn,
-            artifacts_bucket_name=base.artifacts.bucket_name,
-            artifacts_bucket_arn=base.artifacts.bucket_arn,
-            subnet_ids=base.network.private_subnet_ids,
-            security_group_ids=[base.network.workload_security_group_id],
+            model_package_arn=package_arn,
             image_repository_arns=[image_repository_arn(images["training"])],
             capacity=EndpointCapacity(
-                serverless=serving.mode == "serverless",
-                instance_type=serving.instance_type,
-                min_instances=serving.min_instances,
-                max_instances=serving.max_instances,
-                target_invocations_per_instance=serving.target_invocations_per_instance,
-                serverless_memory_mb=serving.serverless_memory_mb,
-                serverless_max_concurrency=serving.serverless_max_concurrency,
+                serverless=spec.mode == "serverless",
+                instance_type=spec.instance_type,
+                min_instances=spec.min_instances,
+                max_instances=spec.max_instances,
+                target_invocations_per_instance=spec.target_invocations_per_instance,
+                serverless_memory_mb=spec.serverless_memory_mb,
+                serverless_max_concurrency=spec.serverless_max_concurrency,
             ),
-            data_capture_percent=serving.data_capture_percent,
-            shadow_model_package_arn=serving.shadow_model_package_arn,
-            canary_percent=serving.canary_percent,
-            canary_wait_minutes=serving.canary_wait_minutes,
+            data_capture_percent=spec.data_capture_percent,
+            shadow_model_package_arn=(
+                model_package_arn(platform, group_name, spec.shadow_model_version)
+                if spec.shadow_model_version
+                else None
+            ),
+            canary_percent=spec.canary_percent,
+            canary_wait_minutes=spec.canary_wait_minutes,
             rollback_alarm_names=[alarms.latency_alarm_name, alarms.errors_alarm_name],
-            tags=base.tags | lineage,
+            tags=lineage,
         ),
         # Rollback alarms must exist before the first deployment can refer to them.
-        opts=pulumi.ResourceOptions(depends_on=[alarms]),
+        pulumi.ResourceOptions(depends_on=[alarms]),
     )
     defaults = online_defaults(settings, groups)
     schema = model_input_schema(
@@ -360,81 +417,67 @@ def serve(
     )
     api = ScoringApi(
         f"{stack}-scoring",
+        platform,
         ScoringApiArgs(
-            account_id=base.account_id,
-            region=settings.region,
             endpoint_name=endpoint.endpoint_name,
             endpoint_arn=endpoint.endpoint_arn,
-            model_package_arn=serving.model_package_arn,
+            model_package_arn=package_arn,
             model_schema=schema,
             feature_group_arns=[
                 features.group_arns[group.name]
                 for group in groups
                 if group.online and group.name in used_groups
             ],
-            kms_key_arn=base.key.key_arn,
-            log_retention_days=settings.observability.log_retention_days,
-            durability=base.durability,
-            jwt=JwtAuth(serving.jwt_issuer, serving.jwt_audience)
-            if serving.api_auth == "jwt" and serving.jwt_issuer
+            jwt=JwtAuth(spec.jwt_issuer, spec.jwt_audience)
+            if spec.api_auth == "jwt" and spec.jwt_issuer
             else None,
-            tags=base.tags | lineage,
+            tags=lineage,
         ),
     )
     outputs: dict[str, Any] = {}
-    if serving.data_capture_percent:
-        monitor_job = {
+    if spec.data_capture_percent:
+        job = {
             "endpoint_name": endpoint.endpoint_name,
-            "account_id": base.account_id,
-            "region": settings.region,
-            "kms_key_arn": base.key.key_arn,
-            "artifacts_bucket_name": base.artifacts.bucket_name,
-            "artifacts_bucket_arn": base.artifacts.bucket_arn,
-            "subnet_ids": base.network.private_subnet_ids,
-            "security_group_ids": [base.network.workload_security_group_id],
             "image_uri": images["monitoring"],
             "image_repository_arn": image_repository_arn(images["monitoring"]),
-            "alert_topic_arn": base.observability.alert_topic_arn,
-            "tags": base.tags,
         }
-        drift = DataQualityMonitoring(
-            f"{stack}-data-quality",
-            DataQualityArgs(
-                features=schema["order"],
-                baseline_uri=pulumi.Output.concat(
-                    "s3://", base.artifacts.bucket_name, "/training/", MONITORING_BASELINE_DIR
+        # The name prefixes the backend's monitors (`<stack>-data-quality`, ...).
+        signal = monitoring.BACKENDS.get(settings.monitoring.backend)(
+            stack,
+            platform,
+            ModelMonitorArgs(
+                data_quality=DataQualityArgs(
+                    features=schema["order"],
+                    baseline_uri=pulumi.Output.concat(
+                        "s3://",
+                        platform.artifacts_bucket_name,
+                        "/training/",
+                        MONITORING_BASELINE_DIR,
+                    ),
+                    schedule=settings.monitoring.data_quality_schedule,
+                    drift_threshold=settings.monitoring.drift_threshold,
+                    **job,
                 ),
-                schedule=settings.monitoring.data_quality_schedule,
-                drift_threshold=settings.monitoring.drift_threshold,
-                **monitor_job,
+                model_quality=ModelQualityArgs(
+                    ground_truth_uri=pulumi.Output.concat(
+                        "s3://", platform.artifacts_bucket_name, "/ground-truth/monitoring"
+                    ),
+                    min_auc=settings.training.auc_threshold,
+                    schedule=settings.monitoring.model_quality_schedule,
+                    **job,
+                ),
             ),
         )
-        quality = ModelQualityMonitoring(
-            f"{stack}-model-quality",
-            ModelQualityArgs(
-                ground_truth_uri=pulumi.Output.concat(
-                    "s3://", base.artifacts.bucket_name, "/ground-truth/monitoring"
-                ),
-                min_auc=settings.training.auc_threshold,
-                schedule=settings.monitoring.model_quality_schedule,
-                **monitor_job,
-            ),
-        )
-        outputs["driftAlarm"] = drift.drift_alarm_name
-        outputs["modelQualityAlarm"] = quality.quality_alarm_name
+        outputs["driftAlarm"] = signal.drift_alarm_name
+        outputs["modelQualityAlarm"] = signal.quality_alarm_name
         if settings.monitoring.retrain_on_drift:
             trigger = RetrainingTrigger(
                 f"{stack}-retraining",
+                platform,
                 RetrainingTriggerArgs(
-                    account_id=base.account_id,
-                    region=settings.region,
-                    alarm_names=[drift.drift_alarm_name, quality.quality_alarm_name],
-                    pipeline_name=training.pipeline_name,
+                    alarm_names=[signal.drift_alarm_name, signal.quality_alarm_name],
+                    pipeline_name=pipeline.pipeline_name,
                     min_interval_hours=settings.monitoring.retrain_min_interval_hours,
-                    kms_key_arn=base.key.key_arn,
-                    log_retention_days=settings.observability.log_retention_days,
-                    durability=base.durability,
-                    tags=base.tags,
                 ),
             )
             outputs["retrainGuard"] = trigger.function_name
@@ -447,6 +490,7 @@ def serve(
 
 BLUEPRINT = Blueprint(
     key="realtime-fraud",
+    settings=Settings,
     summary="streaming card features, a gated training pipeline, a low-latency scoring API "
     "and drift monitoring that can trigger retraining",
     components=BASE_COMPONENTS

@@ -10,8 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from modules.common import Durability, resource_tags
+from modules.common import resource_tags
 from modules.observability import encrypted_log_group
+from modules.platform import Platform
 from modules.security.iam import allow, service_role
 
 LAMBDA_RUNTIME = "python3.12"
@@ -25,40 +26,35 @@ class PythonFunctionArgs:
     """Environment variables: the handler's contract."""
     statements: Sequence[Mapping[str, Any]]
     """What the function may do besides writing its logs (least privilege)."""
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for the log group and the environment variables."""
-    log_retention_days: int
-    """Retention of the function's logs."""
-    durability: Durability
-    """Durability of the log group."""
     memory_mb: int = 256
-    """Memory (and so CPU) of the function."""
+    """Memory (and so CPU) of the function; default 256."""
     timeout_seconds: int = 60
-    """Longest run."""
+    """Longest run; default 60."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack and component tags."""
+    """Tags of the calling component (its `platform.component_tags(...)` and extras); default
+    none."""
 
 
 def python_function(
-    name: str, args: PythonFunctionArgs, parent: pulumi.Resource
+    name: str, platform: Platform, args: PythonFunctionArgs, parent: pulumi.Resource
 ) -> aws.lambda_.Function:
     """Creates `<name>` (function, physical name too, so its log group is known up front),
-    `<name>-logs` and `<name>-role` (with `<name>-role-policy`), children of `parent`."""
+    `<name>-logs` and `<name>-role` (with `<name>-role-policy`), children of `parent`. The
+    platform gives the account the role trusts, the key of the logs and the environment, and
+    the logs' retention and durability."""
     logs = encrypted_log_group(
         f"{name}-logs",
         log_group_name=f"/aws/lambda/{name}",
-        retention_days=args.log_retention_days,
-        kms_key_arn=args.kms_key_arn,
-        durability=args.durability,
+        retention_days=platform.log_retention_days,
+        kms_key_arn=platform.kms_key_arn,
+        durability=platform.durability,
         tags=args.tags,
         parent=parent,
     )
     role = service_role(
         f"{name}-role",
         service="lambda.amazonaws.com",
-        account_id=args.account_id,
+        account_id=platform.account_id,
         statements=[
             *args.statements,
             allow(
@@ -79,7 +75,7 @@ def python_function(
         role=role.arn,
         memory_size=args.memory_mb,
         timeout=args.timeout_seconds,
-        kms_key_arn=args.kms_key_arn,
+        kms_key_arn=platform.kms_key_arn,
         environment={"variables": dict(args.environment)},
         logging_config={"log_format": "Text", "log_group": logs.name},
         tags=resource_tags(name, args.tags),

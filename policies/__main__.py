@@ -1,6 +1,6 @@
 """The CrossGuard pack: `pulumi preview --policy-pack policies --policy-pack-config
 policies/config/<environment>.json`. Everything is advisory unless the environment's config
-makes it mandatory (configs are generated: `python -m blueprints docs`)."""
+makes it mandatory (configs are generated: `mlkit docs`)."""
 
 import sys
 from pathlib import Path

@@ -2,7 +2,7 @@
 
 Each control is one file `policies/<area>/<id>.py` defining `CONTROL`. The same CrossGuard
 policy objects run three ways: in `pulumi preview --policy-pack policies` (the CLI calls
-`validate`), in `python -m blueprints plan` (on the recording) and in `check` (on a
+`validate`), in `mlkit plan` (on the recording) and in `check` (on a
 `pulumi stack export` or `pulumi preview --json` file); the last two build the same
 `ResourceValidationArgs` / `StackValidationArgs` the CLI would.
 """

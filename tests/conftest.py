@@ -1,5 +1,5 @@
-"""Shared fixtures: plans of the shipped stacks (once per session) and a recorder for
-single components."""
+"""Shared fixtures: plans of the shipped stacks (once per session), a recorder for single
+components, and the platform context module tests build components on."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from functools import cache
 
 import pytest
 
-from blueprints.plan import Plan, plan_stack
-from blueprints.recording import Recording, record
-from blueprints.stackfile import shipped_stacks
+from mlkit.plan import Plan, plan_stack
+from mlkit.recording import Recording, record
+from mlkit.stackfile import shipped_stacks
+from modules.common import Durability
+from modules.platform import Platform
 
 REGION = "eu-west-1"
 
@@ -34,6 +36,27 @@ def record_program() -> Callable[[Callable[[], object]], Recording]:
         return record(program, stack_name="test", config={"aws:region": REGION})
 
     return run
+
+
+@pytest.fixture
+def platform() -> Platform:
+    """A platform context with fixed values (a dev-like `destroy` durability); tests that
+    need another value use `dataclasses.replace(platform, ...)`."""
+    return Platform(
+        stack="test",
+        region=REGION,
+        account_id="111122223333",
+        durability=Durability.from_setting("destroy"),
+        kms_key_arn="arn:aws:kms:eu-west-1:111122223333:key/k",
+        artifacts_bucket_name="artifacts",
+        artifacts_bucket_arn="arn:aws:s3:::artifacts",
+        alert_topic_arn="arn:aws:sns:eu-west-1:111122223333:alerts",
+        subnet_ids=["subnet-a", "subnet-b"],
+        security_group_ids=["sg-1"],
+        log_retention_days=30,
+        noncurrent_version_retention_days=30,
+        tags={"owner": "team", "cost-center": "1"},
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from blueprints.cli import EXIT_INVALID, main
-from blueprints.stackfile import PROJECT_ROOT, display_path
+from mlkit.cli import EXIT_INVALID, main
+from mlkit.stackfile import PROJECT_ROOT, display_path
 
 CORPUS = sorted((Path(__file__).parent / "bad_stacks").glob("Pulumi.*.yaml"))
 
@@ -62,7 +62,7 @@ def test_usage_error_exits_2(capsys) -> None:
 def test_whole_process_prints_no_traceback() -> None:
     bad = PROJECT_ROOT / "tests" / "bad_stacks" / "Pulumi.unknown-key.yaml"
     result = subprocess.run(
-        [sys.executable, "-m", "blueprints", "plan", str(bad)],
+        [sys.executable, "-m", "mlkit", "plan", str(bad)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

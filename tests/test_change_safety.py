@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprints.change_safety import (
+from mlkit.change_safety import (
     DELETED,
     IDENTITY_PROPERTIES,
     ChangeSafety,
@@ -26,8 +26,8 @@ from blueprints.change_safety import (
     replacements,
     write_record,
 )
-from blueprints.recording import RecordedResource
-from blueprints.settings import SECRET_PLACEHOLDER
+from mlkit.recording import RecordedResource
+from mlkit.settings import SECRET_PLACEHOLDER
 
 STACK = "fraud-prod"
 TABLE = "fraud-prod-ingestion-state"
@@ -350,7 +350,7 @@ def test_the_plan_part_lists_each_replacement(tmp_path, resources):
 
 
 def test_the_default_record_lives_under_the_project(resources):
-    from blueprints.stackfile import PROJECT_ROOT
+    from mlkit.stackfile import PROJECT_ROOT
 
     assert record_path(STACK) == PROJECT_ROOT / "stacks" / "identity" / "fraud-prod.json"
 
@@ -377,7 +377,7 @@ def test_a_broken_record_is_an_error(tmp_path, text, message):
 
 
 def test_plan_names_a_broken_record_and_exits_2(tmp_path, capsys):
-    from blueprints.cli import EXIT_INVALID, main
+    from mlkit.cli import EXIT_INVALID, main
 
     stack_file = tmp_path / "Pulumi.broken-record.yaml"
     stack_file.write_text(Path("stacks/Pulumi.base-dev.yaml").read_text())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from blueprints.cli import EXIT_INVALID, EXIT_OK, EXIT_VIOLATIONS, main
-from blueprints.settings import SECRET_PLACEHOLDER
+from mlkit.cli import EXIT_INVALID, EXIT_OK, EXIT_VIOLATIONS, main
+from mlkit.settings import SECRET_PLACEHOLDER
 from policies import controls
 
 GOOD = Path(__file__).parent / "good_stacks"
@@ -45,6 +45,7 @@ def test_plan_json_shape(capsys) -> None:
         "cost",
         "deployTime",
         "changeSafety",
+        "strictInputs",
     }
     assert (plan["stack"], plan["project"], plan["blueprint"], plan["environment"]) == (
         "base-dev",
@@ -53,6 +54,7 @@ def test_plan_json_shape(capsys) -> None:
         "dev",
     )
     assert plan["policies"] == {"checked": len(controls()), "environment": "dev", "violations": []}
+    assert plan["strictInputs"] == []
     assert all(set(resource) == RESOURCE_KEYS for resource in plan["resources"])
     urns = [resource["urn"] for resource in plan["resources"]]
     assert urns == sorted(urns)
@@ -105,7 +107,7 @@ def test_list_names_blueprints_components_and_stacks(capsys) -> None:
 def test_a_prod_change_that_replaces_data_fails_until_acknowledged(tmp_path: Path, capsys) -> None:
     import yaml
 
-    from blueprints.settings import blueprint_defaults
+    from mlkit.settings import blueprint_defaults
 
     stack = yaml.safe_load(Path("stacks/Pulumi.fraud-prod.yaml").read_text())
     store = blueprint_defaults("realtime-fraud")["featureStore"]
@@ -179,3 +181,127 @@ def test_prices_write_needs_refresh(capsys) -> None:
         main(["prices", "--write"])
     assert exited.value.code == EXIT_INVALID
     assert "prices --write needs --refresh" in capsys.readouterr().err
+
+
+def test_plan_several_stacks_in_one_process(tmp_path: Path, capsys) -> None:
+    assert main(["plan", "base-dev", "base-prod", "--json", "--out", str(tmp_path)]) == EXIT_OK
+    plans = json.loads(capsys.readouterr().out)
+    assert [plan["stack"] for plan in plans] == ["base-dev", "base-prod"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base-dev.json", "base-prod.json"]
+    assert json.loads((tmp_path / "base-prod.json").read_text()) == plans[1]
+
+
+def test_plan_all_plans_every_shipped_stack_and_reports_each(capsys) -> None:
+    from mlkit.stackfile import shipped_stacks
+
+    assert main(["plan", "--all"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("== plan ")] == [
+        f"== plan {stack}" for stack in shipped_stacks()
+    ]
+
+
+def test_a_bad_stack_among_several_is_reported_and_the_others_planned(tmp_path: Path, capsys):
+    bad = Path(__file__).parent / "bad_stacks" / "Pulumi.unknown-key.yaml"
+    assert main(["plan", str(bad), "base-dev", "--out", str(tmp_path)]) == EXIT_INVALID
+    captured = capsys.readouterr()
+    assert captured.err.startswith("tests/bad_stacks/Pulumi.unknown-key.yaml: mlkit:network.azCnt")
+    assert [p.name for p in tmp_path.iterdir()] == ["base-dev.json"]
+
+
+def test_plan_needs_stacks_or_all_not_both(capsys) -> None:
+    for argv in (["plan"], ["plan", "base-dev", "--all"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == EXIT_INVALID
+        assert "plan needs STACK|FILE arguments or --all, not both" in capsys.readouterr().err
+
+
+@pytest.fixture
+def extra_resource(monkeypatch):
+    """Plans run the real program plus one more resource, as a user's own change would."""
+    import mlkit.plan
+
+    def add(create) -> None:
+        real = mlkit.plan.program
+
+        def program(source: str) -> None:
+            real(source)
+            create()
+
+        monkeypatch.setattr(mlkit.plan, "program", program)
+
+    return add
+
+
+def test_a_misspelled_nested_key_fails_the_plan_naming_resource_and_path(extra_resource, capsys):
+    import pulumi_aws as aws
+
+    extra_resource(
+        lambda: aws.sagemaker.EndpointConfiguration(
+            "typo",
+            production_variants=[
+                {
+                    "variant_name": "primary",
+                    "model_name": "m",
+                    "serverless_config": {"memory_size_in_mb": 2048, "max_concurency": 5},
+                }
+            ],
+        )
+    )
+    assert main(["plan", "base-dev"]) == EXIT_VIOLATIONS
+    urn = (
+        "urn:pulumi:base-dev::mlkit::"
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration::typo"
+    )
+    assert capsys.readouterr().err.splitlines() == [
+        f"stacks/Pulumi.base-dev.yaml: strict inputs: {urn}: "
+        "productionVariants[0].serverlessConfig.maxConcurrency: missing required property "
+        "'maxConcurrency'",
+        f"stacks/Pulumi.base-dev.yaml: strict inputs: {urn}: "
+        "productionVariants[0].serverlessConfig.max_concurency: unknown property "
+        "'max_concurency' (allowed: maxConcurrency, memorySizeInMb, provisionedConcurrency)",
+    ]
+
+
+def quality_job(problem_type: str, volume_gb: int) -> object:
+    import pulumi_aws_native as aws_native
+
+    return aws_native.sagemaker.ModelQualityJobDefinition(
+        "quality",
+        job_resources={
+            "cluster_config": {
+                "instance_count": 1,
+                "instance_type": "ml.m5.large",
+                "volume_size_in_gb": volume_gb,
+            }
+        },
+        model_quality_app_specification={
+            "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/monitor:1",
+            "problem_type": problem_type,
+        },
+        model_quality_job_input={"ground_truth_s3_input": {"s3_uri": "s3://b/labels"}},
+        model_quality_job_output_config={
+            "monitoring_outputs": [
+                {"s3_output": {"s3_uri": "s3://b/reports", "local_path": "/opt/ml/out"}}
+            ]
+        },
+        role_arn="arn:aws:iam::123456789012:role/monitor",
+    )
+
+
+def test_an_out_of_bounds_aws_native_value_fails_the_plan(extra_resource, capsys) -> None:
+    extra_resource(lambda: quality_job("BinaryClassification", volume_gb=0))
+    assert main(["plan", "base-dev", "--json"]) == EXIT_VIOLATIONS
+    findings = json.loads(capsys.readouterr().out)["strictInputs"]
+    assert [(f["path"], f["message"]) for f in findings] == [
+        ("jobResources.clusterConfig.volumeSizeInGb", "0 outside 1..16384")
+    ]
+
+
+def test_a_bad_aws_native_enum_is_refused_by_the_sdk_before_the_recording(extra_resource):
+    # aws-native types its enums: the SDK itself refuses a bad value (strict inputs check the
+    # recorded values for what the SDK lets through; see test_strict_inputs for enums there).
+    extra_resource(lambda: quality_job("TwoClasses", volume_gb=20))
+    with pytest.raises(ValueError, match="'TwoClasses' is not a valid"):
+        main(["plan", "base-dev", "--json"])

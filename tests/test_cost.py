@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from blueprints.cost import estimate_cost, load_prices
-from blueprints.recording import RecordedResource
-from blueprints.settings import LoadSettings
+from mlkit.cost import estimate_cost, load_prices
+from mlkit.recording import RecordedResource
+from mlkit.settings import LoadSettings
 
 ONE_PER_SECOND = LoadSettings(
     requests_per_second=1,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from blueprints.deploy_time import (
+from mlkit.deploy_time import (
     DEFAULT_PARALLELISM,
     create_minutes,
     estimate_deploy_time,
     load_create_times,
 )
-from blueprints.recording import RecordedResource
+from mlkit.recording import RecordedResource
 
 TIMES = {"t:a": 1.0, "t:b": 2.0, "t:c": 3.0, "t:d": 4.0, "t:e": 5.0, "default_minutes": 7.0}
 

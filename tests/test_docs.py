@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from blueprints import docs
-from blueprints.cli import EXIT_OK, EXIT_VIOLATIONS, main
+from mlkit import docs
+from mlkit.cli import EXIT_OK, EXIT_VIOLATIONS, main
 
 
 def test_generated_docs_are_current() -> None:
-    assert docs.stale_docs() == [], "run `python -m blueprints docs` and commit the result"
+    assert docs.stale_docs() == [], "run `mlkit docs` and commit the result"
 
 
 def test_check_fails_when_the_code_changes_and_docs_do_not(monkeypatch, capsys) -> None:
     monkeypatch.setitem(docs.GENERATED, "docs/configuration.md", lambda: "changed\n")
     assert main(["docs", "--check"]) == EXIT_VIOLATIONS
-    assert capsys.readouterr().err == (
-        "docs/configuration.md is stale: run `python -m blueprints docs`\n"
-    )
+    assert capsys.readouterr().err == ("docs/configuration.md is stale: run `mlkit docs`\n")
 
 
 def test_configuration_reference_lists_every_setting_with_profile_defaults() -> None:

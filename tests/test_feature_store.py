@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,8 +11,7 @@ from modules.common import Durability
 from modules.feature_store import FeatureGroupSpec, FeatureStore, FeatureStoreArgs
 from modules.feature_store.ingestion import StreamingIngestion, StreamingIngestionArgs
 
-TAGS = {"owner": "team", "cost-center": "1"}
-KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/k"  # the platform fixture's
 RETAIN, DESTROY = Durability.from_setting("retain"), Durability.from_setting("destroy")
 CARDS = FeatureGroupSpec(
     name="card_aggregates",
@@ -31,21 +31,18 @@ TRANSACTIONS = FeatureGroupSpec(
 )
 
 
-def store(record_program, groups=(CARDS, TRANSACTIONS), durability=DESTROY, consumers=None):
-    args = FeatureStoreArgs(
-        groups=list(groups),
-        account_id="111122223333",
-        region="eu-west-1",
-        kms_key_arn=KEY,
-        durability=durability,
-        consumers=consumers or {"card_aggregates": ["m"]},
-        tags=TAGS,
-    )
-    return record_program(lambda: FeatureStore("fs", args))
+def store(
+    record_program, platform, groups=(CARDS, TRANSACTIONS), durability=DESTROY, consumers=None
+):
+    args = FeatureStoreArgs(groups=list(groups), consumers=consumers or {"card_aggregates": ["m"]})
+    on = dataclasses.replace(platform, durability=durability)
+    return record_program(lambda: FeatureStore("fs", on, args))
 
 
-def test_online_group_is_encrypted_with_ttl_and_offline_store_is_iceberg(record_program) -> None:
-    cards = store(record_program).named("fs-card-aggregates").inputs
+def test_online_group_is_encrypted_with_ttl_and_offline_store_is_iceberg(
+    record_program, platform
+) -> None:
+    cards = store(record_program, platform).named("fs-card-aggregates").inputs
     assert {k: v for k, v in cards.items() if k not in ("tags", "roleArn")} == {
         "featureGroupName": "fs-card-aggregates",
         "recordIdentifierFeatureName": "card_id",
@@ -74,17 +71,25 @@ def test_online_group_is_encrypted_with_ttl_and_offline_store_is_iceberg(record_
         },
     }
     assert cards["roleArn"] == "arn:aws:iam::123456789012:role/fs-offline-role"
-    assert cards["tags"]["mlkit:feature-owner"] == "fraud-ml"
+    assert cards["tags"] == {
+        "Name": "fs-card-aggregates",
+        "owner": "team",
+        "cost-center": "1",
+        "mlkit:component": "feature_store",
+        "mlkit:feature-owner": "fraud-ml",
+    }
 
 
-def test_offline_only_group_has_no_online_store(record_program) -> None:
-    transactions = store(record_program).named("fs-transactions").inputs
+def test_offline_only_group_has_no_online_store(record_program, platform) -> None:
+    transactions = store(record_program, platform).named("fs-transactions").inputs
     assert "onlineStoreConfig" not in transactions
     assert transactions["offlineStoreConfig"]["tableFormat"] == "Iceberg"
 
 
-def test_offline_role_is_scoped_to_its_bucket_key_and_catalog(record_program) -> None:
-    policy = json.loads(store(record_program).named("fs-offline-role-policy").inputs["policy"])
+def test_offline_role_is_scoped_to_its_bucket_key_and_catalog(record_program, platform) -> None:
+    policy = json.loads(
+        store(record_program, platform).named("fs-offline-role-policy").inputs["policy"]
+    )
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     assert resources == {
         "OfflineStoreData": ["arn:aws:s3:::fs-offline-bucket", "arn:aws:s3:::fs-offline-bucket/*"],
@@ -97,8 +102,8 @@ def test_offline_role_is_scoped_to_its_bucket_key_and_catalog(record_program) ->
     }
 
 
-def test_registry_names_owners_features_and_consumers(record_program) -> None:
-    recording = store(record_program)
+def test_registry_names_owners_features_and_consumers(record_program, platform) -> None:
+    recording = store(record_program, platform)
     registry = json.loads(recording.named("fs-registry").inputs["content"])
     assert registry["featureGroups"][0] == {
         "name": "card_aggregates",
@@ -120,8 +125,8 @@ def test_registry_names_owners_features_and_consumers(record_program) -> None:
 
 
 @pytest.mark.parametrize("durability", [RETAIN, DESTROY])
-def test_groups_and_catalog_follow_durability(record_program, durability) -> None:
-    recording = store(record_program, durability=durability)
+def test_groups_and_catalog_follow_durability(record_program, platform, durability) -> None:
+    recording = store(record_program, platform, durability=durability)
     kept = durability.protect
     for name in ("fs-card-aggregates", "fs-transactions", "fs-catalog", "fs-offline-bucket"):
         resource = recording.named(name)
@@ -135,32 +140,27 @@ def test_groups_and_catalog_follow_durability(record_program, durability) -> Non
         ((CARDS,), {"nope": ["m"]}, "consumers name unknown feature groups ['nope']"),
     ],
 )
-def test_conflicting_args_raise(record_program, groups, consumers, message) -> None:
+def test_conflicting_args_raise(record_program, platform, groups, consumers, message) -> None:
     with pytest.raises(ValueError) as raised:
-        store(record_program, groups=groups, consumers=consumers)
+        store(record_program, platform, groups=groups, consumers=consumers)
     assert str(raised.value) == message
 
 
-def ingestion(record_program, **overrides):
+def ingestion(record_program, platform, **overrides):
     args = StreamingIngestionArgs(
-        account_id="111122223333",
-        kms_key_arn=KEY,
         aggregate_group_name="fs-card-aggregates",
         aggregate_group_arn="arn:aws:sagemaker:eu-west-1:111122223333:feature-group/fs-card-aggregates",
         transactions_group_name="fs-transactions",
         transactions_group_arn="arn:aws:sagemaker:eu-west-1:111122223333:feature-group/fs-transactions",
         windows={"10m": 600, "1h": 3600},
-        durability=DESTROY,
-        log_retention_days=14,
-        tags=TAGS,
     )
     for key, value in overrides.items():
         setattr(args, key, value)
-    return record_program(lambda: StreamingIngestion("in", args))
+    return record_program(lambda: StreamingIngestion("in", platform, args))
 
 
-def test_stream_mode_and_encryption(record_program) -> None:
-    provisioned = ingestion(record_program).named("in-stream").inputs
+def test_stream_mode_and_encryption(record_program, platform) -> None:
+    provisioned = ingestion(record_program, platform).named("in-stream").inputs
     assert {k: v for k, v in provisioned.items() if k != "tags"} == {
         "name": "in-transactions",
         "encryptionType": "KMS",
@@ -169,13 +169,13 @@ def test_stream_mode_and_encryption(record_program) -> None:
         "shardCount": 1,
         "streamModeDetails": {"streamMode": "PROVISIONED"},
     }
-    on_demand = ingestion(record_program, on_demand=True).named("in-stream").inputs
+    on_demand = ingestion(record_program, platform, on_demand=True).named("in-stream").inputs
     assert on_demand["streamModeDetails"] == {"streamMode": "ON_DEMAND"}
     assert "shardCount" not in on_demand
 
 
-def test_aggregator_wiring_matches_its_handler_contract(record_program) -> None:
-    recording = ingestion(record_program)
+def test_aggregator_wiring_matches_its_handler_contract(record_program, platform) -> None:
+    recording = ingestion(record_program, platform)
     function = recording.named("in-aggregator").inputs
     assert function["environment"]["variables"] == {
         "STATE_TABLE": "in-state",
@@ -201,8 +201,8 @@ def test_aggregator_wiring_matches_its_handler_contract(record_program) -> None:
     }
 
 
-def test_state_table_and_dead_letters_are_encrypted(record_program) -> None:
-    recording = ingestion(record_program)
+def test_state_table_and_dead_letters_are_encrypted(record_program, platform) -> None:
+    recording = ingestion(record_program, platform)
     table = recording.named("in-state").inputs
     assert table["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": KEY}
     assert table["ttl"] == {"attributeName": "expires_at", "enabled": True}
@@ -215,9 +215,24 @@ def test_state_table_and_dead_letters_are_encrypted(record_program) -> None:
     assert (queue["kmsMasterKeyId"], queue["messageRetentionSeconds"]) == (KEY, 1209600)
 
 
-def test_aggregator_role_names_every_resource(record_program) -> None:
+def test_aggregator_logs_take_the_platform_key_retention_and_durability(
+    record_program, platform
+) -> None:
+    logs = ingestion(record_program, dataclasses.replace(platform, durability=RETAIN))
+    group = logs.named("in-aggregator-logs")
+    assert {k: v for k, v in group.inputs.items() if k != "tags"} == {
+        "name": "/aws/lambda/in-aggregator",
+        "retentionInDays": 30,
+        "kmsKeyId": KEY,
+        "deletionProtectionEnabled": True,
+    }
+    assert (group.protect, group.retain_on_delete) == (True, True)
+    assert group.inputs["tags"]["mlkit:component"] == "feature_store"
+
+
+def test_aggregator_role_names_every_resource(record_program, platform) -> None:
     policy = json.loads(
-        ingestion(record_program).named("in-aggregator-role-policy").inputs["policy"]
+        ingestion(record_program, platform).named("in-aggregator-role-policy").inputs["policy"]
     )
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     assert resources == {
@@ -233,8 +248,8 @@ def test_aggregator_role_names_every_resource(record_program) -> None:
     }
 
 
-def test_ingestion_rejects_conflicting_args(record_program) -> None:
+def test_ingestion_rejects_conflicting_args(record_program, platform) -> None:
     with pytest.raises(ValueError, match="shard_count applies to provisioned streams only"):
-        ingestion(record_program, on_demand=True, shard_count=4)
+        ingestion(record_program, platform, on_demand=True, shard_count=4)
     with pytest.raises(ValueError, match="windows must be non-empty with positive durations"):
-        ingestion(record_program, windows={"10m": 0})
+        ingestion(record_program, platform, windows={"10m": 0})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,26 +10,17 @@ import pytest
 from modules.common import Durability
 from modules.metadata import Metadata, MetadataArgs, lineage_tags
 
-TAGS = {"owner": "team", "cost-center": "1"}
-BUCKET_ARN = "arn:aws:s3:::artifacts"
+BUCKET_ARN = "arn:aws:s3:::artifacts"  # the platform fixture's
 
 
-def metadata(record_program, mlflow: str):
-    args = MetadataArgs(
-        account_id="111122223333",
-        kms_key_arn="arn:aws:kms:k",
-        artifacts_bucket_name="artifacts",
-        artifacts_bucket_arn=BUCKET_ARN,
-        alert_topic_arn="arn:aws:sns:eu-west-1:111122223333:alerts",
-        durability=Durability.from_setting("retain"),
-        mlflow=mlflow,
-        tags=TAGS,
-    )
-    return record_program(lambda: Metadata("m", args))
+def metadata(record_program, platform, mlflow: str):
+    args = MetadataArgs(mlflow=mlflow)
+    on = dataclasses.replace(platform, durability=Durability.from_setting("retain"))
+    return record_program(lambda: Metadata("m", on, args))
 
 
-def test_registry_and_approval_notifications(record_program) -> None:
-    recording = metadata(record_program, "none")
+def test_registry_and_approval_notifications(record_program, platform) -> None:
+    recording = metadata(record_program, platform, "none")
     assert recording.named("m-models").inputs["modelPackageGroupName"] == "m"
     assert (recording.named("m-models").protect, recording.named("m-models").retain_on_delete) == (
         True,
@@ -47,8 +39,8 @@ def test_registry_and_approval_notifications(record_program) -> None:
     assert not any("mlflow" in t.lower() for t in types)
 
 
-def test_serverless_mlflow_is_an_app(record_program) -> None:
-    recording = metadata(record_program, "serverless")
+def test_serverless_mlflow_is_an_app(record_program, platform) -> None:
+    recording = metadata(record_program, platform, "serverless")
     app = recording.named("m-mlflow")
     assert app.type == "aws:sagemaker/mlflowApp:MlflowApp"
     assert app.inputs["artifactStoreUri"] == "s3://artifacts/mlflow"
@@ -56,26 +48,28 @@ def test_serverless_mlflow_is_an_app(record_program) -> None:
 
 
 @pytest.mark.parametrize(("size", "expected"), [("small", "Small"), ("large", "Large")])
-def test_sized_mlflow_is_a_tracking_server(record_program, size: str, expected: str) -> None:
-    server = metadata(record_program, size).named("m-mlflow")
+def test_sized_mlflow_is_a_tracking_server(
+    record_program, platform, size: str, expected: str
+) -> None:
+    server = metadata(record_program, platform, size).named("m-mlflow")
     assert server.type == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
     assert server.inputs["trackingServerSize"] == expected
     assert server.inputs["automaticModelRegistration"] is False
 
 
-def test_mlflow_role_reaches_only_its_prefix_key_and_group(record_program) -> None:
-    recording = metadata(record_program, "serverless")
+def test_mlflow_role_reaches_only_its_prefix_key_and_group(record_program, platform) -> None:
+    recording = metadata(record_program, platform, "serverless")
     policy = json.loads(recording.named("m-mlflow-role-policy").inputs["policy"])
     assert {s["Sid"]: s["Resource"] for s in policy["Statement"]} == {
         "MlflowArtifacts": [BUCKET_ARN, f"{BUCKET_ARN}/mlflow/*"],
-        "Key": ["arn:aws:kms:k"],
+        "Key": ["arn:aws:kms:eu-west-1:111122223333:key/k"],
         "RegisterFromMlflow": ["arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/m"],
     }
 
 
-def test_unknown_mlflow_option_is_rejected(record_program) -> None:
+def test_unknown_mlflow_option_is_rejected(record_program, platform) -> None:
     with pytest.raises(ValueError, match="mlflow must be one of none, serverless, small"):
-        metadata(record_program, "huge")
+        metadata(record_program, platform, "huge")
 
 
 def test_lineage_tags() -> None:

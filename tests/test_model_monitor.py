@@ -1,44 +1,45 @@
-"""Data-quality monitoring: the job runs isolated in the VPC, and each drift alarm names its
-feature."""
+"""Model Monitor: the jobs run isolated in the VPC, each drift alarm names its feature, and
+the `sagemaker` signal backend gives the alarms that start retraining."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pulumi
 import pytest
 
+from modules import monitoring as monitoring_component
 from modules.monitoring.model_monitor import (
     DataQualityArgs,
     DataQualityMonitoring,
+    ModelMonitorArgs,
     ModelQualityArgs,
     ModelQualityMonitoring,
 )
 
-KEY = "arn:aws:kms:eu-west-1:111122223333:key/k"
-TOPIC = "arn:aws:sns:eu-west-1:111122223333:alerts"
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/k"  # the platform fixture's
+TOPIC = "arn:aws:sns:eu-west-1:111122223333:alerts"  # the platform fixture's
 IMAGE = "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 
 
-def monitoring(record_program, features=("amount", "txn_count_10m")):
-    args = DataQualityArgs(
+def data_quality_args(features=("amount", "txn_count_10m")):
+    return DataQualityArgs(
         endpoint_name="fraud",
         features=list(features),
-        account_id="111122223333",
-        region="eu-west-1",
-        kms_key_arn=KEY,
-        artifacts_bucket_name="artifacts",
-        artifacts_bucket_arn="arn:aws:s3:::artifacts",
         baseline_uri="s3://artifacts/training/monitoring-baseline",
-        subnet_ids=["subnet-a"],
-        security_group_ids=["sg-1"],
         image_uri=IMAGE,
         image_repository_arn="arn:aws:ecr:eu-west-1:468650794304:repository/x",
-        alert_topic_arn=TOPIC,
-        tags={"owner": "team", "cost-center": "1"},
     )
-    return record_program(lambda: DataQualityMonitoring("d", args))
 
 
-def test_job_compares_captured_inputs_with_the_training_baseline(record_program) -> None:
-    job = monitoring(record_program).named("d-job").inputs
+def monitoring(record_program, platform, features=("amount", "txn_count_10m")):
+    args = data_quality_args(features)
+    on = dataclasses.replace(platform, subnet_ids=["subnet-a"])
+    return record_program(lambda: DataQualityMonitoring("d", on, args))
+
+
+def test_job_compares_captured_inputs_with_the_training_baseline(record_program, platform) -> None:
+    job = monitoring(record_program, platform).named("d-job").inputs
     assert job["dataQualityAppSpecification"] == {
         "environment": {"publish_cloudwatch_metrics": "Enabled"},
         "imageUri": IMAGE,
@@ -61,8 +62,8 @@ def test_job_compares_captured_inputs_with_the_training_baseline(record_program)
     assert job["dataQualityJobOutputConfig"]["kmsKeyId"] == KEY
 
 
-def test_schedule_and_per_feature_drift_alarms(record_program) -> None:
-    recording = monitoring(record_program)
+def test_schedule_and_per_feature_drift_alarms(record_program, platform) -> None:
+    recording = monitoring(record_program, platform)
     schedule = recording.named("d-schedule").inputs
     assert schedule["monitoringScheduleConfig"] == {
         "monitoringJobDefinitionName": "d-job",
@@ -89,34 +90,30 @@ def test_schedule_and_per_feature_drift_alarms(record_program) -> None:
     assert composite["alarmActions"] == [TOPIC]
 
 
-def test_duplicate_features_are_rejected(record_program) -> None:
+def test_duplicate_features_are_rejected(record_program, platform) -> None:
     with pytest.raises(ValueError, match="features must be non-empty and unique"):
-        monitoring(record_program, features=("amount", "amount"))
+        monitoring(record_program, platform, features=("amount", "amount"))
 
 
-def model_quality(record_program, min_auc=0.85):
-    args = ModelQualityArgs(
+def model_quality_args(min_auc=0.85):
+    return ModelQualityArgs(
         endpoint_name="fraud",
         ground_truth_uri="s3://artifacts/ground-truth/monitoring",
         min_auc=min_auc,
-        account_id="111122223333",
-        region="eu-west-1",
-        kms_key_arn=KEY,
-        artifacts_bucket_name="artifacts",
-        artifacts_bucket_arn="arn:aws:s3:::artifacts",
-        subnet_ids=["subnet-a"],
-        security_group_ids=["sg-1"],
         image_uri=IMAGE,
         image_repository_arn="arn:aws:ecr:eu-west-1:468650794304:repository/x",
-        alert_topic_arn=TOPIC,
         schedule="cron(0 0 ? * * *)",
-        tags={"owner": "team", "cost-center": "1"},
     )
-    return record_program(lambda: ModelQualityMonitoring("q", args))
 
 
-def test_model_quality_joins_labels_and_alarms_below_the_gate(record_program) -> None:
-    recording = model_quality(record_program)
+def model_quality(record_program, platform, min_auc=0.85):
+    args = model_quality_args(min_auc)
+    on = dataclasses.replace(platform, subnet_ids=["subnet-a"])
+    return record_program(lambda: ModelQualityMonitoring("q", on, args))
+
+
+def test_model_quality_joins_labels_and_alarms_below_the_gate(record_program, platform) -> None:
+    recording = model_quality(record_program, platform)
     job = recording.named("q-job")
     assert job.type == "aws-native:sagemaker:ModelQualityJobDefinition"
     assert job.inputs["modelQualityAppSpecification"] == {
@@ -159,6 +156,26 @@ def test_model_quality_joins_labels_and_alarms_below_the_gate(record_program) ->
     assert auc["namespace"] == "aws/sagemaker/Endpoints/model-metrics"
 
 
-def test_model_quality_rejects_a_chance_level_gate(record_program) -> None:
+def test_model_quality_rejects_a_chance_level_gate(record_program, platform) -> None:
     with pytest.raises(ValueError, match=r"min_auc must be above 0\.5"):
-        model_quality(record_program, min_auc=0.5)
+        model_quality(record_program, platform, min_auc=0.5)
+
+
+def test_sagemaker_signal_backend_builds_both_monitors_and_gives_their_alarms(
+    record_program, platform
+) -> None:
+    build = monitoring_component.BACKENDS.get("sagemaker")
+    args = ModelMonitorArgs(data_quality=data_quality_args(), model_quality=model_quality_args())
+
+    def program() -> None:
+        signal = build("fraud", platform, args)
+        pulumi.export("drift", signal.drift_alarm_name)
+        pulumi.export("quality", signal.quality_alarm_name)
+
+    recording = record_program(program)
+    components = [(r.type, r.name) for r in recording.resources if r.parent is None]
+    assert components == [
+        ("mlkit:monitoring:DataQualityMonitoring", "fraud-data-quality"),
+        ("mlkit:monitoring:ModelQualityMonitoring", "fraud-model-quality"),
+    ]
+    assert recording.outputs == {"drift": "fraud-drift", "quality": "fraud-model-quality"}

@@ -6,31 +6,29 @@ import json
 
 import pytest
 
-from modules.common import Durability
 from modules.monitoring import (
+    DashboardArgs,
     EndpointAlarms,
     EndpointAlarmsArgs,
     FeaturePipelineAlarms,
     PipelineAlarmsArgs,
     RetrainingTrigger,
     RetrainingTriggerArgs,
+    ServiceDashboard,
     dashboard_body,
 )
 
-TOPIC = "arn:aws:sns:eu-west-1:111122223333:alerts"
-TAGS = {"owner": "team", "cost-center": "1"}
+TOPIC = "arn:aws:sns:eu-west-1:111122223333:alerts"  # the platform fixture's
 
 
-def test_endpoint_alarms(record_program) -> None:
+def test_endpoint_alarms(record_program, platform) -> None:
     args = EndpointAlarmsArgs(
         endpoint_name="fraud",
         variant_name="primary",
-        alert_topic_arn=TOPIC,
         latency_p99_ms=80,
         max_5xx_per_5_minutes=3,
-        tags=TAGS,
     )
-    recording = record_program(lambda: EndpointAlarms("e", args))
+    recording = record_program(lambda: EndpointAlarms("e", platform, args))
     latency = recording.named("e-latency").inputs
     assert {k: v for k, v in latency.items() if k not in ("tags", "alarmDescription")} == {
         "actionsEnabled": True,
@@ -56,17 +54,21 @@ def test_endpoint_alarms(record_program) -> None:
         300,
     )
     assert recording.named("e-4xx").inputs["metricName"] == "Invocation4XXErrors"
+    assert latency["tags"] == {
+        "Name": "e-latency",
+        "owner": "team",
+        "cost-center": "1",
+        "mlkit:component": "monitoring",
+    }
 
 
-def test_feature_pipeline_alarms(record_program) -> None:
+def test_feature_pipeline_alarms(record_program, platform) -> None:
     args = PipelineAlarmsArgs(
         aggregator_function_name="agg",
         dead_letter_queue_name="dlq",
-        alert_topic_arn=TOPIC,
         max_iterator_age_seconds=45,
-        tags=TAGS,
     )
-    recording = record_program(lambda: FeaturePipelineAlarms("p", args))
+    recording = record_program(lambda: FeaturePipelineAlarms("p", platform, args))
     age = recording.named("p-iterator-age").inputs
     assert (age["name"], age["metricName"], age["statistic"], age["threshold"]) == (
         "agg-iterator-age",
@@ -81,27 +83,22 @@ def test_feature_pipeline_alarms(record_program) -> None:
         0,
     )
     assert recording.named("p-aggregator-errors").inputs["dimensions"] == {"FunctionName": "agg"}
+    assert recording.named("p-aggregator-errors").inputs["alarmActions"] == [TOPIC]
 
 
-def trigger(record_program, **overrides):
+def trigger(record_program, platform, **overrides):
     args = RetrainingTriggerArgs(
-        account_id="111122223333",
-        region="eu-west-1",
         alarm_names=["fraud-drift"],
         pipeline_name="fraud-training",
         min_interval_hours=12,
-        kms_key_arn="arn:aws:kms:k",
-        log_retention_days=30,
-        durability=Durability.from_setting("destroy"),
-        tags=TAGS,
     )
     for key, value in overrides.items():
         setattr(args, key, value)
-    return record_program(lambda: RetrainingTrigger("r", args))
+    return record_program(lambda: RetrainingTrigger("r", platform, args))
 
 
-def test_retraining_trigger_wires_alarm_to_guarded_pipeline_start(record_program) -> None:
-    recording = trigger(record_program)
+def test_retraining_trigger_wires_alarm_to_guarded_pipeline_start(record_program, platform) -> None:
+    recording = trigger(record_program, platform)
     pattern = json.loads(recording.named("r-rule").inputs["eventPattern"])
     assert pattern == {
         "source": ["aws.cloudwatch"],
@@ -128,9 +125,22 @@ def test_retraining_trigger_wires_alarm_to_guarded_pipeline_start(record_program
         ({"min_interval_hours": 0}, "min_interval_hours must be positive"),
     ],
 )
-def test_retraining_trigger_rejects_bad_args(record_program, overrides, message) -> None:
+def test_retraining_trigger_rejects_bad_args(record_program, platform, overrides, message) -> None:
     with pytest.raises(ValueError, match=message):
-        trigger(record_program, **overrides)
+        trigger(record_program, platform, **overrides)
+
+
+def test_dashboard_shows_the_platform_region(record_program, platform) -> None:
+    args = DashboardArgs(
+        endpoint_name=None,
+        variant_name="primary",
+        aggregator_function_name="agg",
+        dead_letter_queue_name="dlq",
+    )
+    dashboard = record_program(lambda: ServiceDashboard("d", platform, args)).named("d-dashboard")
+    assert dashboard.inputs["dashboardName"] == "d"
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    assert [w["properties"]["region"] for w in widgets] == ["eu-west-1", "eu-west-1"]
 
 
 def test_dashboard_shows_the_endpoint_only_when_deployed() -> None:

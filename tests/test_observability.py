@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from blueprints.settings import SECRET_PLACEHOLDER
+from mlkit.settings import SECRET_PLACEHOLDER
 from modules.observability import Observability, ObservabilityArgs
 
 TAGS = {"owner": "team", "cost-center": "1"}

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from blueprints.cli import EXIT_INVALID, main
-from blueprints.price_list import on_demand_usd, query_for, refresh
+from mlkit.cli import EXIT_INVALID, main
+from mlkit.price_list import on_demand_usd, query_for, refresh
 
 FIXTURE = Path(__file__).parent / "fixtures" / "price-list-sagemaker-hosting.json"
 HOSTING = "sagemaker-hosting-ml.c5.xlarge-hour"
@@ -85,12 +85,12 @@ def test_refresh_updates_queryable_entries_and_records_when() -> None:
 def test_refresh_without_credentials_is_a_clear_error(monkeypatch, capsys) -> None:
     from botocore.exceptions import NoCredentialsError
 
-    import blueprints.price_list
+    import mlkit.price_list
 
     def no_credentials(client, table, today):  # what boto3 raises before any request
         raise NoCredentialsError()
 
-    monkeypatch.setattr(blueprints.price_list, "refresh", no_credentials)
+    monkeypatch.setattr(mlkit.price_list, "refresh", no_credentials)
     assert main(["prices", "--refresh"]) == EXIT_INVALID
     assert capsys.readouterr().err.strip() == (
         "AWS Price List API: credentials: Unable to locate credentials"
@@ -100,7 +100,7 @@ def test_refresh_without_credentials_is_a_clear_error(monkeypatch, capsys) -> No
 def test_written_table_loads_back_unchanged(tmp_path) -> None:
     import yaml
 
-    from blueprints.cost import PRICES_FILE, load_prices, write_prices
+    from mlkit.cost import PRICES_FILE, load_prices, write_prices
 
     raw = yaml.safe_load(PRICES_FILE.read_text())
     copy = tmp_path / "prices.yaml"

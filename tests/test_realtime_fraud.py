@@ -1,15 +1,20 @@
 """The realtime-fraud blueprint as a whole: what prod holds, how dev differs, the fresh-account
-path, and that the scoring API's schema is one the handler accepts."""
+path, that the scoring API's schema is one the handler accepts, and that each component is
+built by the backend its setting names."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pulumi
+import pytest
 import yaml
 
-from blueprints.plan import plan_stack
 from functions.scoring.handler import validate_schema
+from mlkit.plan import plan_stack
+from modules import feature_store, metadata, monitoring, serving, training
+from modules.platform import Platform
 
 
 def by_type(plan, type_):
@@ -152,7 +157,8 @@ def test_fresh_account_deploys_without_endpoint_and_says_so(tmp_path: Path) -> N
         assert absent not in types
     assert "aws:sagemaker/featureGroup:FeatureGroup" in types
     assert plan.recording.outputs["endpoint"] == (
-        "not deployed: set mlkit:serving.modelPackageArn to an approved model package"
+        "not deployed: run `mlkit promote STACK VERSION` with an Approved version of the "
+        "model package group (it sets mlkit:serving.modelVersion)"
     )
 
 
@@ -212,3 +218,135 @@ def test_training_and_serving_read_the_same_features_with_the_same_defaults(plan
     assert set(serving_defaults) == {
         f"txn_{kind}_{window}" for kind in ("count", "amount") for window in ("10m", "1h", "24h")
     }
+
+
+class FakeBackend(pulumi.ComponentResource):
+    """A backend for the tests: records how it was called and gives its role's outputs as
+    constants (`outputs(args)`)."""
+
+    def __init__(self, name, platform, args, opts=None, *, calls, outputs) -> None:
+        super().__init__("mlkit:test:FakeBackend", name, None, opts)
+        calls.append((name, platform, args))
+        for attribute, value in outputs(args).items():
+            setattr(self, attribute, value)
+        self.register_outputs({})
+
+
+def store_outputs(args) -> dict:
+    return {
+        "group_names": {g.name: f"fake-{g.name}" for g in args.groups},
+        "group_arns": {
+            g.name: f"arn:aws:sagemaker:eu-west-1:1:feature-group/{g.name}" for g in args.groups
+        },
+        "offline_bucket_name": "fake-offline",
+        "offline_s3_uri": "s3://fake-offline/offline-store",
+        "catalog_database": "fake_catalog",
+        "registry": {"featureGroups": []},
+    }
+
+
+# role -> (component package, registry, stack-file section, component name, contract outputs,
+# components of the default backend)
+ROLES = {
+    "store": (
+        feature_store,
+        "BACKENDS",
+        "featureStore",
+        "{stack}-features",
+        store_outputs,
+        ["mlkit:feature_store:FeatureStore"],
+    ),
+    "ingestion": (
+        feature_store,
+        "INGESTION_BACKENDS",
+        "streaming",
+        "{stack}-ingestion",
+        lambda args: {
+            "stream_name": "fake-stream",
+            "stream_arn": "arn:aws:kinesis:eu-west-1:1:stream/fake-stream",
+            "function_name": "fake-aggregator",
+            "dead_letter_queue_url": "https://sqs.eu-west-1.amazonaws.com/1/fake-dlq",
+            "dead_letter_queue_name": "fake-dlq",
+        },
+        ["mlkit:feature_store:StreamingIngestion"],
+    ),
+    "registry": (
+        metadata,
+        "BACKENDS",
+        "metadata",
+        "{stack}-fraud-model",
+        lambda args: {
+            "model_package_group_name": "fake-group",
+            "model_package_group_arn": "arn:aws:sagemaker:eu-west-1:1:model-package-group/fake",
+            "mlflow_arn": None,
+        },
+        ["mlkit:metadata:Metadata"],
+    ),
+    "pipeline": (
+        training,
+        "BACKENDS",
+        "training",
+        "{stack}-training",
+        lambda args: {
+            "pipeline_name": "fake-pipeline",
+            "pipeline_arn": "arn:aws:sagemaker:eu-west-1:1:pipeline/fake-pipeline",
+            "repository_url": "1.dkr.ecr.eu-west-1.amazonaws.com/fake",
+        },
+        ["mlkit:training:Training"],
+    ),
+    "endpoint": (
+        serving,
+        "BACKENDS",
+        "serving",
+        "{stack}-serving",
+        lambda args: {
+            "endpoint_name": "fake-endpoint",
+            "endpoint_arn": "arn:aws:sagemaker:eu-west-1:1:endpoint/fake-endpoint",
+            "data_capture_uri": "s3://fake/data-capture",
+        },
+        ["mlkit:serving:RealtimeEndpoint"],
+    ),
+    "signal": (
+        monitoring,
+        "BACKENDS",
+        "monitoring",
+        "{stack}",
+        lambda args: {"drift_alarm_name": "fake-drift", "quality_alarm_name": "fake-quality"},
+        ["mlkit:monitoring:DataQualityMonitoring", "mlkit:monitoring:ModelQualityMonitoring"],
+    ),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_blueprint_builds_the_backend_its_setting_names(tmp_path: Path, role: str) -> None:
+    package, registry_name, section, component_name, outputs, default_types = ROLES[role]
+    registry = getattr(package, registry_name)
+    calls: list = []
+
+    @registry.register("fake", "a test double")
+    def fake(name, platform, args, opts=None):
+        return FakeBackend(name, platform, args, opts, calls=calls, outputs=outputs)
+
+    try:
+        stack = yaml.safe_load(Path("stacks/Pulumi.fraud-prod.yaml").read_text())
+        stack["config"].setdefault(f"mlkit:{section}", {})["backend"] = "fake"
+        path = tmp_path / "Pulumi.fraud-fake.yaml"
+        path.write_text(yaml.safe_dump(stack))
+        plan = plan_stack(str(path))
+    finally:
+        registry.unregister("fake")
+    [(name, platform, args)] = calls
+    assert name == component_name.format(stack="fraud-fake")
+    assert isinstance(platform, Platform)
+    assert (platform.stack, platform.region, platform.durability.protect) == (
+        "fraud-fake",
+        "eu-west-1",
+        True,
+    )
+    assert platform.tags["mlkit:blueprint"] == "realtime-fraud"
+    # The component's args carry only what is its own; the platform carries the rest.
+    platform_fields = {"account_id", "region", "kms_key_arn", "durability", "subnet_ids"}
+    assert not platform_fields & set(vars(args))
+    assert [r.name for r in plan.recording.of_type("mlkit:test:FakeBackend")] == [name]
+    for default_type in default_types:  # the default backend is not built
+        assert plan.recording.of_type(default_type) == []

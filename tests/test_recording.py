@@ -7,8 +7,8 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from blueprints.plan import plan_stack
-from blueprints.recording import MOCK_ACCOUNT_ID
+from mlkit.plan import plan_stack
+from mlkit.recording import MOCK_ACCOUNT_ID
 
 
 class Box(pulumi.ComponentResource):

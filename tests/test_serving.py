@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from modules.common import Durability
 from modules.serving import EndpointCapacity, RealtimeEndpoint, RealtimeEndpointArgs
 from modules.serving.api import JwtAuth, ScoringApi, ScoringApiArgs
 
@@ -26,38 +25,33 @@ SERVERLESS = EndpointCapacity(
 )
 
 
-def endpoint(record_program, capacity, **overrides):
+def endpoint(record_program, platform, capacity, **overrides):
     args = RealtimeEndpointArgs(
         endpoint_name="fraud",
         model_package_arn=PACKAGE,
-        account_id="111122223333",
-        region="eu-west-1",
-        kms_key_arn=KEY,
-        artifacts_bucket_name="artifacts",
-        artifacts_bucket_arn="arn:aws:s3:::artifacts",
-        subnet_ids=["subnet-a", "subnet-b"],
-        security_group_ids=["sg-1"],
         image_repository_arns=[REPO],
         capacity=capacity,
         rollback_alarm_names=["fraud-latency-p99", "fraud-5xx"],
-        tags={"owner": "team", "cost-center": "1"},
     )
     for key, value in overrides.items():
         setattr(args, key, value)
-    return record_program(lambda: RealtimeEndpoint("s", args))
+    return record_program(lambda: RealtimeEndpoint("s", platform, args))
 
 
-def test_model_is_vpc_only_isolated_and_from_the_package(record_program) -> None:
-    model = endpoint(record_program, INSTANCES).named("s-primary-model").inputs
+def test_model_is_vpc_only_isolated_and_from_the_package(record_program, platform) -> None:
+    model = endpoint(record_program, platform, INSTANCES).named("s-primary-model").inputs
     assert model["primaryContainer"] == {"modelPackageName": PACKAGE}
     assert model["enableNetworkIsolation"] is True
     assert model["vpcConfig"] == {"securityGroupIds": ["sg-1"], "subnets": ["subnet-a", "subnet-b"]}
     assert model["tags"]["mlkit:model-package"] == PACKAGE
 
 
-def test_instances_capture_data_and_deploy_blue_green_with_rollback(record_program) -> None:
+def test_instances_capture_data_and_deploy_blue_green_with_rollback(
+    record_program, platform
+) -> None:
     recording = endpoint(
         record_program,
+        platform,
         INSTANCES,
         data_capture_percent=20,
         canary_percent=10,
@@ -98,8 +92,8 @@ def test_instances_capture_data_and_deploy_blue_green_with_rollback(record_progr
     }
 
 
-def test_instances_autoscale_on_invocations_per_instance(record_program) -> None:
-    recording = endpoint(record_program, INSTANCES)
+def test_instances_autoscale_on_invocations_per_instance(record_program, platform) -> None:
+    recording = endpoint(record_program, platform, INSTANCES)
     target = recording.named("s-scaling-target").inputs
     assert {k: v for k, v in target.items() if k != "tags"} == {
         "maxCapacity": 6,
@@ -120,8 +114,10 @@ def test_instances_autoscale_on_invocations_per_instance(record_program) -> None
     }
 
 
-def test_serverless_scales_to_zero_without_capture_canary_or_scaling(record_program) -> None:
-    recording = endpoint(record_program, SERVERLESS)
+def test_serverless_scales_to_zero_without_capture_canary_or_scaling(
+    record_program, platform
+) -> None:
+    recording = endpoint(record_program, platform, SERVERLESS)
     config = recording.named("s-config").inputs
     assert config["productionVariants"] == [
         {
@@ -135,8 +131,8 @@ def test_serverless_scales_to_zero_without_capture_canary_or_scaling(record_prog
     assert recording.of_type("aws:appautoscaling/target:Target") == []
 
 
-def test_shadow_variant_serves_the_challenger(record_program) -> None:
-    recording = endpoint(record_program, INSTANCES, shadow_model_package_arn=SHADOW)
+def test_shadow_variant_serves_the_challenger(record_program, platform) -> None:
+    recording = endpoint(record_program, platform, INSTANCES, shadow_model_package_arn=SHADOW)
     shadow = recording.named("s-config").inputs["shadowProductionVariants"]
     assert shadow == [
         {
@@ -152,8 +148,10 @@ def test_shadow_variant_serves_the_challenger(record_program) -> None:
     }
 
 
-def test_model_role_is_scoped(record_program) -> None:
-    policy = json.loads(endpoint(record_program, INSTANCES).named("s-role-policy").inputs["policy"])
+def test_model_role_is_scoped(record_program, platform) -> None:
+    policy = json.loads(
+        endpoint(record_program, platform, INSTANCES).named("s-role-policy").inputs["policy"]
+    )
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     assert resources["ModelArtifacts"] == ["arn:aws:s3:::artifacts/training/*"]
     assert resources["DataCapture"] == ["arn:aws:s3:::artifacts/data-capture/*"]
@@ -165,9 +163,26 @@ def test_model_role_is_scoped(record_program) -> None:
     ]
 
 
-def test_serverless_with_capture_is_a_construction_error(record_program) -> None:
+def test_tags_are_the_platform_component_tags_plus_the_args_tags(record_program, platform) -> None:
+    recording = endpoint(record_program, platform, INSTANCES, tags={"mlkit:model-package": "p"})
+    assert recording.named("s-endpoint").inputs["tags"] == {
+        "Name": "s-endpoint",
+        "owner": "team",
+        "cost-center": "1",
+        "mlkit:component": "serving",
+        "mlkit:model-package": "p",
+    }
+
+
+def test_serverless_with_capture_is_a_construction_error(record_program, platform) -> None:
     with pytest.raises(ValueError, match="serverless endpoints support neither data capture"):
-        endpoint(record_program, SERVERLESS, data_capture_percent=10)
+        endpoint(record_program, platform, SERVERLESS, data_capture_percent=10)
+
+
+def test_fewer_max_than_min_instances_is_a_construction_error(record_program, platform) -> None:
+    capacity = EndpointCapacity(serverless=False, min_instances=3, max_instances=2)
+    with pytest.raises(ValueError, match="max_instances is below min_instances"):
+        endpoint(record_program, platform, capacity)
 
 
 SCHEMA = {
@@ -184,26 +199,20 @@ SCHEMA = {
 }
 
 
-def api(record_program, jwt=None):
+def api(record_program, platform, jwt=None):
     args = ScoringApiArgs(
-        account_id="111122223333",
-        region="eu-west-1",
         endpoint_name="fraud",
         endpoint_arn="arn:aws:sagemaker:eu-west-1:111122223333:endpoint/fraud",
         model_package_arn=PACKAGE,
         model_schema=SCHEMA,
         feature_group_arns=["arn:aws:sagemaker:eu-west-1:111122223333:feature-group/fg-cards"],
-        kms_key_arn=KEY,
-        log_retention_days=30,
-        durability=Durability.from_setting("destroy"),
         jwt=jwt,
-        tags={"owner": "team", "cost-center": "1"},
     )
-    return record_program(lambda: ScoringApi("a", args))
+    return record_program(lambda: ScoringApi("a", platform, args))
 
 
-def test_scoring_lambda_gets_the_schema_and_model_version(record_program) -> None:
-    function = api(record_program).named("a-scoring").inputs
+def test_scoring_lambda_gets_the_schema_and_model_version(record_program, platform) -> None:
+    function = api(record_program, platform).named("a-scoring").inputs
     assert function["environment"]["variables"] == {
         "ENDPOINT_NAME": "fraud",
         "MODEL_PACKAGE_ARN": PACKAGE,
@@ -212,10 +221,10 @@ def test_scoring_lambda_gets_the_schema_and_model_version(record_program) -> Non
     assert function["code"] == {"fileArchive": "functions/scoring"}
 
 
-def test_iam_auth_by_default_and_jwt_when_asked(record_program) -> None:
-    route = api(record_program).named("a-route").inputs
+def test_iam_auth_by_default_and_jwt_when_asked(record_program, platform) -> None:
+    route = api(record_program, platform).named("a-route").inputs
     assert (route["routeKey"], route["authorizationType"]) == ("POST /score", "AWS_IAM")
-    recording = api(record_program, JwtAuth("https://idp.example", ["scoring"]))
+    recording = api(record_program, platform, JwtAuth("https://idp.example", ["scoring"]))
     assert recording.named("a-route").inputs["authorizationType"] == "JWT"
     assert recording.named("a-jwt").inputs["jwtConfiguration"] == {
         "audiences": ["scoring"],
@@ -223,8 +232,8 @@ def test_iam_auth_by_default_and_jwt_when_asked(record_program) -> None:
     }
 
 
-def test_stage_logs_every_request_and_throttles(record_program) -> None:
-    stage = api(record_program).named("a-stage").inputs
+def test_stage_logs_every_request_and_throttles(record_program, platform) -> None:
+    stage = api(record_program, platform).named("a-stage").inputs
     assert stage["accessLogSettings"]["destinationArn"] == (
         "arn:aws:logs:eu-west-1:123456789012:log-group:/mlkit/a/access"
     )
@@ -235,8 +244,15 @@ def test_stage_logs_every_request_and_throttles(record_program) -> None:
     }
 
 
-def test_scoring_role_reads_only_its_groups_and_endpoint(record_program) -> None:
-    policy = json.loads(api(record_program).named("a-scoring-role-policy").inputs["policy"])
+def test_jwt_without_audience_is_a_construction_error(record_program, platform) -> None:
+    with pytest.raises(ValueError, match="JWT authorization needs an issuer and at least one"):
+        api(record_program, platform, JwtAuth("https://idp.example", []))
+
+
+def test_scoring_role_reads_only_its_groups_and_endpoint(record_program, platform) -> None:
+    policy = json.loads(
+        api(record_program, platform).named("a-scoring-role-policy").inputs["policy"]
+    )
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     assert resources["InvokeModel"] == ["arn:aws:sagemaker:eu-west-1:111122223333:endpoint/fraud"]
     assert resources["OnlineFeatures"] == [

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from blueprints.settings import (
-    PROFILES,
+from mlkit.settings import (
     SECRET_PLACEHOLDER,
     ConfigError,
+    environments,
+    profile,
     settings_from_config,
 )
 
@@ -117,7 +118,7 @@ def test_secret_setting_accepts_a_secure_value_and_hides_it() -> None:
 
 
 def test_every_platform_base_profile_validates_on_its_own() -> None:
-    for environment in PROFILES:
+    for environment in environments():
         extra = {"observability": {"alertEmails": ["a@b.io"]}} if environment == "prod" else {}
         assert settings(environment, **extra).environment == environment
 
@@ -142,7 +143,7 @@ def test_provider_keys_pass_through_and_other_namespaces_are_rejected() -> None:
 def test_regions_come_from_botocore_data() -> None:
     import botocore.session
 
-    from blueprints.settings import aws_regions
+    from mlkit.settings import aws_regions
 
     session = botocore.session.get_session()
     assert aws_regions() == frozenset(session.get_available_regions("sagemaker", "aws"))
@@ -168,6 +169,31 @@ def test_blueprint_defaults_sit_between_profile_and_stack_file() -> None:
     assert own.model is not None and own.model.features == ("transactions.amount",)
 
 
-def test_platform_base_gets_no_fraud_sections() -> None:
-    base = settings("dev")
-    assert (base.feature_store, base.streaming, base.model) == (None, None, None)
+def test_platform_base_has_no_fraud_sections_and_refuses_them() -> None:
+    assert not hasattr(settings("dev"), "streaming")
+    assert problems("dev", streaming={"shardCount": 2}) == [
+        ("mlkit:streaming", "not used by blueprint platform-base")
+    ]
+
+
+def test_profiles_are_the_data_files_in_promotion_order() -> None:
+    assert environments() == ("dev", "staging", "prod")
+    assert profile("prod")["durability"] == "retain"
+    assert profile("staging")["serving"]["dataCapturePercent"] == 100
+
+
+def test_each_blueprint_validates_with_its_own_model() -> None:
+    from blueprints._base import PlatformSettings
+    from blueprints.realtime_fraud import Settings
+
+    assert type(settings("dev")) is PlatformSettings
+    assert type(fraud("dev")) is Settings
+
+
+def test_a_component_section_is_validated_by_the_component_s_model() -> None:
+    from modules.serving.settings import ServingSettings
+
+    assert type(fraud("dev").serving) is ServingSettings
+    with pytest.raises(ConfigError) as raised:
+        fraud("dev", serving={"minInstances": 3, "maxInstances": 2, "mode": "instances"})
+    assert raised.value.problems == [("mlkit:serving", "maxInstances is below minInstances")]

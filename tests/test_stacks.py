@@ -8,7 +8,7 @@ from functools import cache
 
 import pulumi_aws
 
-from blueprints.recording import RecordedResource
+from mlkit.recording import RecordedResource
 
 REQUIRED_TAGS = {"owner", "cost-center", "mlkit:blueprint", "mlkit:environment", "mlkit:component"}
 # Resources holding data or keys: what prod must protect and retain.

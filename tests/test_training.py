@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -16,17 +17,11 @@ IMAGES = {
     "training": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
     "monitoring": "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
 }
-KEY = "arn:aws:kms:eu-west-1:111122223333:key/k"
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/k"  # the platform fixture's
 
 
-def training(record_program, **overrides):
+def training(record_program, platform, **overrides):
     args = TrainingArgs(
-        account_id="111122223333",
-        region="eu-west-1",
-        kms_key_arn=KEY,
-        durability=Durability.from_setting("retain"),
-        artifacts_bucket_name="artifacts",
-        artifacts_bucket_arn="arn:aws:s3:::artifacts",
         offline_bucket_arn="arn:aws:s3:::offline",
         offline_group_uris={
             "TransactionsS3Uri": "s3://offline/t",
@@ -37,25 +32,24 @@ def training(record_program, **overrides):
         feature_schema={"featureGroups": [], "label": "is_fraud", "order": ["amount"]},
         model_package_group_name="fraud-model",
         model_package_group_arn="arn:aws:sagemaker:eu-west-1:111122223333:model-package-group/fraud-model",
-        subnet_ids=["subnet-a", "subnet-b"],
-        security_group_ids=["sg-1"],
         images=IMAGES,
         auc_threshold=0.9,
         code_version="abc123",
-        tags={"owner": "team", "cost-center": "1"},
     )
     for key, value in overrides.items():
         setattr(args, key, value)
-    return record_program(lambda: Training("t", args))
+    on = dataclasses.replace(platform, durability=Durability.from_setting("retain"))
+    return record_program(lambda: Training("t", on, args))
 
 
 def definition(recording) -> dict:
     return json.loads(recording.named("t-pipeline").inputs["pipelineDefinition"])
 
 
-def test_pipeline_parameters_carry_the_stack_values(record_program) -> None:
+def test_pipeline_parameters_carry_the_stack_values(record_program, platform) -> None:
     defaults = {
-        p["Name"]: p.get("DefaultValue") for p in definition(training(record_program))["Parameters"]
+        p["Name"]: p.get("DefaultValue")
+        for p in definition(training(record_program, platform))["Parameters"]
     }
     assert defaults == {
         "ArtifactsS3Uri": "s3://artifacts/training",
@@ -78,8 +72,8 @@ def test_pipeline_parameters_carry_the_stack_values(record_program) -> None:
     }
 
 
-def test_every_job_runs_in_the_stack_vpc_with_its_key_and_role(record_program) -> None:
-    recording = training(record_program)
+def test_every_job_runs_in_the_stack_vpc_with_its_key_and_role(record_program, platform) -> None:
+    recording = training(record_program, platform)
     text = recording.named("t-pipeline").inputs["pipelineDefinition"]
     assert "__MLKIT_" not in text
     role_arn = "arn:aws:iam::123456789012:role/t-role"
@@ -103,8 +97,8 @@ def test_every_job_runs_in_the_stack_vpc_with_its_key_and_role(record_program) -
     assert recording.named("t-pipeline").inputs["roleArn"] == role_arn
 
 
-def test_scripts_and_schema_are_uploaded_encrypted(record_program) -> None:
-    recording = training(record_program)
+def test_scripts_and_schema_are_uploaded_encrypted(record_program, platform) -> None:
+    recording = training(record_program, platform)
     keys = sorted(
         r.inputs["key"] for r in recording.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
     )
@@ -118,8 +112,8 @@ def test_scripts_and_schema_are_uploaded_encrypted(record_program) -> None:
         assert (obj.inputs["serverSideEncryption"], obj.inputs["kmsKeyId"]) == ("aws:kms", KEY)
 
 
-def test_repository_is_immutable_scanned_and_encrypted(record_program) -> None:
-    repository = training(record_program).named("t-images")
+def test_repository_is_immutable_scanned_and_encrypted(record_program, platform) -> None:
+    repository = training(record_program, platform).named("t-images")
     assert {k: v for k, v in repository.inputs.items() if k not in ("tags", "name")} == {
         "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY}],
         "forceDelete": False,
@@ -129,8 +123,10 @@ def test_repository_is_immutable_scanned_and_encrypted(record_program) -> None:
     assert repository.protect is True
 
 
-def test_role_passes_only_itself_and_registers_only_into_its_group(record_program) -> None:
-    policy = json.loads(training(record_program).named("t-role-policy").inputs["policy"])
+def test_role_passes_only_itself_and_registers_only_into_its_group(
+    record_program, platform
+) -> None:
+    policy = json.loads(training(record_program, platform).named("t-role-policy").inputs["policy"])
     statements = {s["Sid"]: s for s in policy["Statement"]}
     assert statements["PassOwnRoleToJobs"]["Resource"] == [
         "arn:aws:iam::111122223333:role/t-role-*"
@@ -155,9 +151,9 @@ def test_role_passes_only_itself_and_registers_only_into_its_group(record_progra
         ({"images": {"training": "x"}}, "images needs exactly"),
     ],
 )
-def test_bad_args_raise(record_program, overrides, message) -> None:
+def test_bad_args_raise(record_program, platform, overrides, message) -> None:
     with pytest.raises(ValueError, match=message):
-        training(record_program, **overrides)
+        training(record_program, platform, **overrides)
 
 
 def test_image_repository_arn() -> None:

@@ -1,5 +1,7 @@
 """Feature store: feature groups served the same way to training (offline) and inference
-(online), from one definition, with a registry of owners and consumers."""
+(online), from one definition, with a registry of owners and consumers; and the streaming
+ingestion that fills them. Backends: `BACKENDS` (role `store`: `sagemaker`) and
+`INGESTION_BACKENDS` (role `ingestion`: `kinesis-lambda`), contracts in `contract.py`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from modules.common import Durability, resource_tags
+from modules.common import resource_tags
+from modules.feature_store.contract import BACKENDS
+from modules.feature_store.contract import INGESTION_BACKENDS as INGESTION_BACKENDS
+from modules.feature_store.contract import FeatureGroups as FeatureGroups
+from modules.feature_store.contract import StreamIngestion as StreamIngestion
+from modules.feature_store.ingestion import StreamingIngestion as StreamingIngestion
+from modules.feature_store.ingestion import StreamingIngestionArgs as StreamingIngestionArgs
+from modules.platform import Platform
 from modules.security import SecureBucket, SecureBucketArgs
 from modules.security.iam import allow, service_role
 
@@ -34,33 +43,27 @@ class FeatureGroupSpec:
     owner: str
     """Team owning the group."""
     description: str = ""
-    """What the group holds."""
+    """What the group holds; default none."""
     online: bool = True
-    """KMS-encrypted online store for low-latency reads."""
+    """KMS-encrypted online store for low-latency reads; default True."""
     offline: bool = True
-    """Iceberg offline store for training."""
+    """Iceberg offline store for training; default True."""
     ttl_days: int | None = None
-    """Online record expiry."""
+    """Online record expiry; default none (records never expire)."""
 
 
 @dataclass
 class FeatureStoreArgs:
+    """The feature store's own args; the platform gives the account, region, key (online
+    store, offline bucket, catalog data), durability and the offline bucket's lifecycle."""
+
     groups: Sequence[FeatureGroupSpec]
-    """Feature groups to create."""
-    account_id: pulumi.Input[str]
-    """Account of the stack (roles trust only it)."""
-    region: str
-    """Region of the stack."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for the online store, the offline bucket and the catalog tables' data."""
-    durability: Durability
-    """Durability of the groups and the offline bucket."""
-    noncurrent_version_retention_days: int = 30
-    """Lifecycle of the offline bucket's replaced objects."""
+    """Feature groups to create (required)."""
     consumers: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    """Group -> models that read it, for the registry (a change shows whom it affects)."""
+    """Group -> models that read it, for the registry (a change shows whom it affects);
+    default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
 def deployed_group_name(prefix: str, group: str) -> str:
@@ -68,6 +71,10 @@ def deployed_group_name(prefix: str, group: str) -> str:
     return f"{prefix}-{group.replace('_', '-')}"
 
 
+@BACKENDS.register(
+    "sagemaker",
+    "SageMaker feature groups (online KMS, offline Iceberg + Glue catalog) and a feature registry",
+)
 class FeatureStore(pulumi.ComponentResource):
     """SageMaker feature groups with KMS-encrypted online stores and Iceberg offline stores on a
     secure bucket, catalogued in a Glue database, written through a role scoped to that bucket,
@@ -82,21 +89,27 @@ class FeatureStore(pulumi.ComponentResource):
     registry: dict[str, Any]
 
     def __init__(
-        self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: FeatureStoreArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:feature_store:FeatureStore", name, None, opts)
         _check_groups(args.groups, args.consumers)
-        tags = dict(args.tags) | {"mlkit:component": "feature_store"}
+        tags = platform.component_tags("feature_store") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
+        durability, key_arn = platform.durability, platform.kms_key_arn
+        region_account = pulumi.Output.concat(":", platform.region, ":", platform.account_id, ":")
 
         offline = SecureBucket(
             f"{name}-offline",
             SecureBucketArgs(
-                kms_key_arn=args.kms_key_arn,
-                durability=args.durability,
-                noncurrent_version_retention_days=args.noncurrent_version_retention_days,
+                kms_key_arn=key_arn,
+                durability=durability,
+                noncurrent_version_retention_days=platform.noncurrent_version_retention_days,
                 component="feature_store",
-                tags=args.tags,
+                tags=dict(platform.tags) | dict(args.tags),
             ),
             opts=child,
         )
@@ -106,28 +119,26 @@ class FeatureStore(pulumi.ComponentResource):
             name=f"{name.replace('-', '_')}_catalog",
             description=f"mlkit offline feature store of {name}",
             tags=resource_tags(f"{name}-catalog", tags),
-            opts=args.durability.options(self),
+            opts=durability.options(self),
         )
-        catalog_arn = pulumi.Output.concat(
-            "arn:aws:glue:", args.region, ":", args.account_id, ":catalog"
-        )
+        catalog_arn = pulumi.Output.concat("arn:aws:glue", region_account, "catalog")
         database_arn = pulumi.Output.concat(
-            "arn:aws:glue:", args.region, ":", args.account_id, ":database/", database.name
+            "arn:aws:glue", region_account, "database/", database.name
         )
         tables_arn = pulumi.Output.concat(
-            "arn:aws:glue:", args.region, ":", args.account_id, ":table/", database.name, "/*"
+            "arn:aws:glue", region_account, "table/", database.name, "/*"
         )
         role = service_role(
             f"{name}-offline-role",
             service="sagemaker.amazonaws.com",
-            account_id=args.account_id,
+            account_id=platform.account_id,
             statements=[
                 allow(
                     ["s3:GetBucketAcl", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
                     [offline.bucket_arn, pulumi.Output.concat(offline.bucket_arn, "/*")],
                     sid="OfflineStoreData",
                 ),
-                allow(KMS_DATA_ACTIONS, [args.kms_key_arn], sid="StackKey"),
+                allow(KMS_DATA_ACTIONS, [key_arn], sid="StackKey"),
                 allow(
                     ["glue:CreateTable", "glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"],
                     [catalog_arn, database_arn, tables_arn],
@@ -145,14 +156,14 @@ class FeatureStore(pulumi.ComponentResource):
             if spec.online:
                 online_store = {
                     "enable_online_store": True,
-                    "security_config": {"kms_key_id": args.kms_key_arn},
+                    "security_config": {"kms_key_id": key_arn},
                 }
                 if spec.ttl_days:
                     online_store["ttl_duration"] = {"unit": "Days", "value": spec.ttl_days}
             offline_store: dict[str, Any] | None = None
             if spec.offline:
                 offline_store = {
-                    "s3_storage_config": {"s3_uri": offline_uri, "kms_key_id": args.kms_key_arn},
+                    "s3_storage_config": {"s3_uri": offline_uri, "kms_key_id": key_arn},
                     "data_catalog_config": {
                         "catalog": "AwsDataCatalog",
                         "database": database.name,
@@ -175,7 +186,7 @@ class FeatureStore(pulumi.ComponentResource):
                 role_arn=role.arn,
                 tags=resource_tags(group_name, tags, {"mlkit:feature-owner": spec.owner}),
                 opts=pulumi.ResourceOptions.merge(
-                    args.durability.options(self), pulumi.ResourceOptions(depends_on=[role])
+                    durability.options(self), pulumi.ResourceOptions(depends_on=[role])
                 ),
             )
             self.group_names[spec.name] = group.feature_group_name
@@ -189,7 +200,7 @@ class FeatureStore(pulumi.ComponentResource):
             content=pulumi.Output.json_dumps(self.registry),
             content_type="application/json",
             server_side_encryption="aws:kms",
-            kms_key_id=args.kms_key_arn,
+            kms_key_id=key_arn,
             tags=resource_tags(f"{name}-registry", tags),
             opts=child,
         )

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from modules.common import Durability, resource_tags
+from modules.common import resource_tags
+from modules.feature_store.contract import INGESTION_BACKENDS
+from modules.platform import Platform
 from modules.python_function import PythonFunctionArgs, python_function
 from modules.security.iam import allow
 
@@ -27,10 +29,9 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to inspect a
 
 @dataclass
 class StreamingIngestionArgs:
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for the stream, state table, dead-letter queue, logs and Lambda environment."""
+    """The ingestion's own args; the platform gives the account, the key (stream, state
+    table, dead-letter queue, logs, Lambda environment), durability and log retention."""
+
     aggregate_group_name: pulumi.Input[str]
     """Deployed online feature group receiving the per-card aggregates."""
     aggregate_group_arn: pulumi.Input[str]
@@ -41,24 +42,25 @@ class StreamingIngestionArgs:
     """Its ARN."""
     windows: Mapping[str, int]
     """Rolling windows, label -> seconds (the aggregate group has a count and a sum for each)."""
-    durability: Durability
-    """Durability of the state table and log group."""
-    log_retention_days: int
-    """Retention of the aggregator's logs."""
     on_demand: bool = False
-    """On-demand stream capacity; otherwise `shard_count` provisioned shards."""
+    """On-demand stream capacity; otherwise `shard_count` provisioned shards; default False."""
     shard_count: int = 1
-    """Provisioned shards."""
+    """Provisioned shards; default 1."""
     retention_hours: int = 24
-    """Replay window of the stream."""
+    """Replay window of the stream; default 24."""
     batch_size: int = 100
-    """Records per aggregator invocation."""
+    """Records per aggregator invocation; default 100."""
     max_retries: int = 3
-    """Retries of a failing batch before the dead-letter queue records it."""
+    """Retries of a failing batch before the dead-letter queue records it; default 3."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
+@INGESTION_BACKENDS.register(
+    "kinesis-lambda",
+    "Kinesis stream (KMS) aggregated by a Lambda into the online store; DynamoDB window "
+    "state; SQS dead letters",
+)
 class StreamingIngestion(pulumi.ComponentResource):
     """A KMS-encrypted Kinesis stream read by the aggregator Lambda (`functions/aggregator`),
     which keeps per-card windows in a DynamoDB table and writes rolling counts and sums to the
@@ -73,29 +75,33 @@ class StreamingIngestion(pulumi.ComponentResource):
     dead_letter_queue_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: StreamingIngestionArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: StreamingIngestionArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:feature_store:StreamingIngestion", name, None, opts)
         if not args.windows or any(seconds <= 0 for seconds in args.windows.values()):
             raise ValueError("windows must be non-empty with positive durations")
         if args.on_demand and args.shard_count != 1:
             raise ValueError("shard_count applies to provisioned streams only")
-        tags = dict(args.tags) | {"mlkit:component": "feature_store"}
+        tags = platform.component_tags("feature_store") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
+        durability, key_arn = platform.durability, platform.kms_key_arn
 
         stream = aws.kinesis.Stream(
             f"{name}-stream",
             name=f"{name}-transactions",
             encryption_type="KMS",
-            kms_key_id=args.kms_key_arn,
+            kms_key_id=key_arn,
             retention_period=args.retention_hours,
             stream_mode_details={"stream_mode": "ON_DEMAND" if args.on_demand else "PROVISIONED"},
             shard_count=None if args.on_demand else args.shard_count,
             tags=resource_tags(f"{name}-stream", tags),
             # Records not yet aggregated live only here: keep them like the other state.
-            opts=args.durability.options(self),
+            opts=durability.options(self),
         )
-        durability = args.durability
         state = aws.dynamodb.Table(
             f"{name}-state",
             billing_mode="PAY_PER_REQUEST",
@@ -103,7 +109,7 @@ class StreamingIngestion(pulumi.ComponentResource):
             range_key="sk",
             attributes=[{"name": "card_id", "type": "S"}, {"name": "sk", "type": "S"}],
             ttl={"attribute_name": "expires_at", "enabled": True},
-            server_side_encryption={"enabled": True, "kms_key_arn": args.kms_key_arn},
+            server_side_encryption={"enabled": True, "kms_key_arn": key_arn},
             point_in_time_recovery={"enabled": durability.deletion_protection},
             deletion_protection_enabled=durability.deletion_protection,
             tags=resource_tags(f"{name}-state", tags),
@@ -112,7 +118,7 @@ class StreamingIngestion(pulumi.ComponentResource):
         dead_letters = aws.sqs.Queue(
             f"{name}-dead-letters",
             name=f"{name}-dead-letters",
-            kms_master_key_id=args.kms_key_arn,
+            kms_master_key_id=key_arn,
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             tags=resource_tags(f"{name}-dead-letters", tags),
             # Records that could not be aggregated wait here for replay: keep them.
@@ -120,6 +126,7 @@ class StreamingIngestion(pulumi.ComponentResource):
         )
         function = python_function(
             f"{name}-aggregator",
+            platform,
             PythonFunctionArgs(
                 code_dir=AGGREGATOR_CODE,
                 environment={
@@ -131,9 +138,7 @@ class StreamingIngestion(pulumi.ComponentResource):
                 },
                 statements=[
                     allow(STREAM_READ_ACTIONS, [stream.arn], sid="ReadStream"),
-                    allow(
-                        ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="StackKey"
-                    ),
+                    allow(["kms:Decrypt", "kms:GenerateDataKey"], [key_arn], sid="StackKey"),
                     allow(STATE_ACTIONS, [state.arn], sid="WindowState"),
                     allow(
                         ["sagemaker:PutRecord"],
@@ -142,10 +147,6 @@ class StreamingIngestion(pulumi.ComponentResource):
                     ),
                     allow(["sqs:SendMessage"], [dead_letters.arn], sid="DeadLetters"),
                 ],
-                account_id=args.account_id,
-                kms_key_arn=args.kms_key_arn,
-                log_retention_days=args.log_retention_days,
-                durability=durability,
                 memory_mb=256,
                 timeout_seconds=60,
                 tags=tags,

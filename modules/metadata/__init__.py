@@ -1,5 +1,6 @@
 """Metadata: the model registry with its approval workflow, experiment tracking (MLflow on
-SageMaker), and the lineage tags every model and endpoint carries."""
+SageMaker), and the lineage tags every model and endpoint carries. Backends: `BACKENDS`
+(role `registry`: `sagemaker`), contract in `contract.py`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from modules.common import Durability, resource_tags
+from modules.common import resource_tags
+from modules.metadata.contract import BACKENDS
+from modules.metadata.contract import ModelRegistry as ModelRegistry
+from modules.platform import Platform
 from modules.security.iam import allow, service_role
 
 TRACKING_SERVER_SIZES = {"small": "Small", "medium": "Medium", "large": "Large"}
@@ -20,10 +24,10 @@ ARTIFACT_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutO
 def lineage_tags(
     *,
     model_package_group: str,
-    model_package_arn: str | None,
+    model_package_arn: pulumi.Input[str] | None,
     feature_groups: Sequence[str],
     code_version: str,
-) -> dict[str, str]:
+) -> dict[str, pulumi.Input[str]]:
     """Tags tracing a model or endpoint to its registered package (which names the pipeline
     execution and data that produced it), the feature groups it reads and the kit's code."""
     return {
@@ -36,26 +40,24 @@ def lineage_tags(
 
 @dataclass
 class MetadataArgs:
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    kms_key_arn: pulumi.Input[str]
-    """Key of the artifacts bucket."""
-    artifacts_bucket_name: pulumi.Input[str]
-    """Secure bucket holding MLflow artifacts under `mlflow/`."""
-    artifacts_bucket_arn: pulumi.Input[str]
-    """Its ARN."""
-    alert_topic_arn: pulumi.Input[str]
-    """Topic notified when a model package awaits approval or changes status."""
-    durability: Durability
-    """Durability of the registry and the tracking server (they hold the model history)."""
+    """The registry's own args; the platform gives the account, the key, the artifacts
+    bucket (MLflow artifacts under `mlflow/`), the alert topic (notified when a package awaits
+    approval or changes status) and the durability of the registry and tracking server."""
+
     mlflow: str = "serverless"
-    """`none`, `serverless` (MLflow app, pay per use) or a tracking server size."""
+    """`none`, `serverless` (MLflow app, pay per use) or a tracking server size; default
+    `serverless`."""
     description: str = ""
-    """What the registered models do."""
+    """What the registered models do; default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
+@BACKENDS.register(
+    "sagemaker",
+    "SageMaker model package group with approval notifications; MLflow on SageMaker "
+    "(serverless app or tracking server)",
+)
 class Metadata(pulumi.ComponentResource):
     """A model package group `<name>` (the training pipeline registers candidates as
     PendingManualApproval; approvers are notified through the alert topic) and, unless
@@ -66,20 +68,25 @@ class Metadata(pulumi.ComponentResource):
     mlflow_arn: pulumi.Output[str] | None
 
     def __init__(
-        self, name: str, args: MetadataArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: MetadataArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:metadata:Metadata", name, None, opts)
         if args.mlflow not in MLFLOW_OPTIONS:
             raise ValueError(f"mlflow must be one of {', '.join(MLFLOW_OPTIONS)}")
-        tags = dict(args.tags) | {"mlkit:component": "metadata"}
+        tags = platform.component_tags("metadata") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
+        durability, bucket_arn = platform.durability, platform.artifacts_bucket_arn
 
         group = aws.sagemaker.ModelPackageGroup(
             f"{name}-models",
             model_package_group_name=name,
             model_package_group_description=args.description or None,
             tags=resource_tags(f"{name}-models", tags),
-            opts=args.durability.options(self),
+            opts=durability.options(self),
         )
         approvals = aws.cloudwatch.EventRule(
             f"{name}-approvals",
@@ -97,27 +104,26 @@ class Metadata(pulumi.ComponentResource):
         aws.cloudwatch.EventTarget(
             f"{name}-approvals-alert",
             rule=approvals.name,
-            arn=args.alert_topic_arn,
+            arn=platform.alert_topic_arn,
             opts=child,
         )
 
         self.mlflow_arn = None
         if args.mlflow != "none":
-            artifacts = pulumi.Output.concat("s3://", args.artifacts_bucket_name, "/mlflow")
+            artifacts = pulumi.Output.concat("s3://", platform.artifacts_bucket_name, "/mlflow")
             role = service_role(
                 f"{name}-mlflow-role",
                 service="sagemaker.amazonaws.com",
-                account_id=args.account_id,
+                account_id=platform.account_id,
                 statements=[
                     allow(
                         ARTIFACT_ACTIONS,
-                        [
-                            args.artifacts_bucket_arn,
-                            pulumi.Output.concat(args.artifacts_bucket_arn, "/mlflow/*"),
-                        ],
+                        [bucket_arn, pulumi.Output.concat(bucket_arn, "/mlflow/*")],
                         sid="MlflowArtifacts",
                     ),
-                    allow(["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="Key"),
+                    allow(
+                        ["kms:Decrypt", "kms:GenerateDataKey"], [platform.kms_key_arn], sid="Key"
+                    ),
                     allow(
                         ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackageGroup"],
                         [group.arn],
@@ -135,7 +141,7 @@ class Metadata(pulumi.ComponentResource):
                     artifact_store_uri=artifacts,
                     model_registration_mode="AutoModelRegistrationDisabled",
                     tags=resource_tags(f"{name}-mlflow", tags),
-                    opts=args.durability.options(self),
+                    opts=durability.options(self),
                 )
             else:
                 mlflow = aws.sagemaker.MlflowTrackingServer(
@@ -147,7 +153,7 @@ class Metadata(pulumi.ComponentResource):
                     automatic_model_registration=False,
                     weekly_maintenance_window_start="Sun:03:00",
                     tags=resource_tags(f"{name}-mlflow", tags),
-                    opts=args.durability.options(self),
+                    opts=durability.options(self),
                 )
             self.mlflow_arn = mlflow.arn  # type: ignore[attr-defined]
 

@@ -1,5 +1,7 @@
 """Monitoring: alarms on the endpoint and the feature pipeline, a dashboard, and the
-retraining trigger (drift alarm -> EventBridge -> retrain guard -> training pipeline)."""
+retraining trigger (drift alarm -> EventBridge -> retrain guard -> training pipeline). The
+retraining signal itself comes from captured data: backends `BACKENDS` (role `signal`:
+`sagemaker`, in `model_monitor.py`), contract in `contract.py`."""
 
 from __future__ import annotations
 
@@ -11,70 +13,36 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from modules.common import Durability, resource_tags
+from modules.common import resource_tags
+from modules.monitoring.alarms import metric_alarm
+from modules.monitoring.contract import BACKENDS as BACKENDS
+from modules.monitoring.contract import RetrainingSignal as RetrainingSignal
+from modules.monitoring.model_monitor import DataQualityArgs as DataQualityArgs
+from modules.monitoring.model_monitor import DataQualityMonitoring as DataQualityMonitoring
+from modules.monitoring.model_monitor import ModelMonitorArgs as ModelMonitorArgs
+from modules.monitoring.model_monitor import ModelQualityArgs as ModelQualityArgs
+from modules.monitoring.model_monitor import ModelQualityMonitoring as ModelQualityMonitoring
+from modules.platform import Platform
 from modules.python_function import PythonFunctionArgs, python_function
 from modules.security.iam import allow
 
 RETRAIN_GUARD_CODE = "functions/retrain_guard"
 
 
-def metric_alarm(
-    name: str,
-    *,
-    alarm_name: pulumi.Input[str],
-    description: str,
-    namespace: str,
-    metric: str,
-    dimensions: Mapping[str, pulumi.Input[str]],
-    threshold: float,
-    topic_arn: pulumi.Input[str],
-    tags: Mapping[str, str],
-    parent: pulumi.Resource,
-    statistic: str | None = "Sum",
-    extended_statistic: str | None = None,
-    period: int = 300,
-    evaluation_periods: int = 1,
-    comparison: str = "GreaterThanThreshold",
-) -> aws.cloudwatch.MetricAlarm:
-    """An alarm notifying the alert topic on ALARM and OK; no data is not breaching (an idle
-    endpoint is healthy)."""
-    return aws.cloudwatch.MetricAlarm(
-        name,
-        name=alarm_name,
-        alarm_description=description,
-        namespace=namespace,
-        metric_name=metric,
-        dimensions=dict(dimensions),
-        statistic=None if extended_statistic else statistic,
-        extended_statistic=extended_statistic,
-        period=period,
-        evaluation_periods=evaluation_periods,
-        datapoints_to_alarm=evaluation_periods,
-        threshold=threshold,
-        comparison_operator=comparison,
-        treat_missing_data="notBreaching",
-        actions_enabled=True,
-        alarm_actions=[topic_arn],
-        ok_actions=[topic_arn],
-        tags=resource_tags(name, tags),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-
-
 @dataclass
 class EndpointAlarmsArgs:
+    """The alarms' own args; they notify the platform's alert topic."""
+
     endpoint_name: str
     """Endpoint watched (it may not exist yet: the alarms guard its first deployment too)."""
     variant_name: str
     """Production variant watched."""
-    alert_topic_arn: pulumi.Input[str]
-    """Where alarms notify."""
     latency_p99_ms: int = 100
-    """p99 model latency that raises the alarm."""
+    """p99 model latency that raises the alarm; default 100."""
     max_5xx_per_5_minutes: int = 5
-    """5xx errors in 5 minutes that raise the alarm."""
+    """5xx errors in 5 minutes that raise the alarm; default 5."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
 class EndpointAlarms(pulumi.ComponentResource):
@@ -86,15 +54,19 @@ class EndpointAlarms(pulumi.ComponentResource):
     invocation_errors_alarm_name: str
 
     def __init__(
-        self, name: str, args: EndpointAlarmsArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: EndpointAlarmsArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:EndpointAlarms", name, None, opts)
-        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
+        tags = platform.component_tags("monitoring") | dict(args.tags)
         dimensions = {"EndpointName": args.endpoint_name, "VariantName": args.variant_name}
         common: dict[str, Any] = {
             "namespace": "AWS/SageMaker",
             "dimensions": dimensions,
-            "topic_arn": args.alert_topic_arn,
+            "topic_arn": platform.alert_topic_arn,
             "tags": tags,
             "parent": self,
         }
@@ -140,16 +112,16 @@ class EndpointAlarms(pulumi.ComponentResource):
 
 @dataclass
 class PipelineAlarmsArgs:
+    """The alarms' own args; they notify the platform's alert topic."""
+
     aggregator_function_name: pulumi.Input[str]
     """The streaming aggregator."""
     dead_letter_queue_name: pulumi.Input[str]
     """Its dead-letter queue."""
-    alert_topic_arn: pulumi.Input[str]
-    """Where alarms notify."""
     max_iterator_age_seconds: int = 60
-    """How far behind the stream the aggregator may fall."""
+    """How far behind the stream the aggregator may fall; default 60."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
 class FeaturePipelineAlarms(pulumi.ComponentResource):
@@ -157,11 +129,19 @@ class FeaturePipelineAlarms(pulumi.ComponentResource):
     the features are), and any record in the dead-letter queue."""
 
     def __init__(
-        self, name: str, args: PipelineAlarmsArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: PipelineAlarmsArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:FeaturePipelineAlarms", name, None, opts)
-        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
-        common: dict[str, Any] = {"topic_arn": args.alert_topic_arn, "tags": tags, "parent": self}
+        tags = platform.component_tags("monitoring") | dict(args.tags)
+        common: dict[str, Any] = {
+            "topic_arn": platform.alert_topic_arn,
+            "tags": tags,
+            "parent": self,
+        }
         function = {"FunctionName": args.aggregator_function_name}
         metric_alarm(
             f"{name}-aggregator-errors",
@@ -203,24 +183,17 @@ class FeaturePipelineAlarms(pulumi.ComponentResource):
 
 @dataclass
 class RetrainingTriggerArgs:
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    region: str
-    """Region of the stack."""
+    """The trigger's own args; the platform gives the account, region, the key (guard's logs
+    and environment), and the retention (the guard's decisions) and durability of the logs."""
+
     alarm_names: Sequence[pulumi.Input[str]]
     """Alarms whose move into ALARM asks for retraining (drift, model quality)."""
     pipeline_name: pulumi.Input[str]
     """Training pipeline to start; its evaluation gate still decides promotion."""
     min_interval_hours: float
     """Minimum time between two started runs: no retraining storm."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for the guard's logs and environment."""
-    log_retention_days: int
-    """Retention of the guard's decisions."""
-    durability: Durability
-    """Durability of the log group."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
 class RetrainingTrigger(pulumi.ComponentResource):
@@ -231,21 +204,26 @@ class RetrainingTrigger(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: RetrainingTriggerArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: RetrainingTriggerArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:RetrainingTrigger", name, None, opts)
         if not args.alarm_names:
             raise ValueError("a retraining trigger needs at least one alarm")
         if args.min_interval_hours <= 0:
             raise ValueError("min_interval_hours must be positive")
-        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
+        tags = platform.component_tags("monitoring") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         pipeline_arn = pulumi.Output.concat(
-            "arn:aws:sagemaker:", args.region, ":", args.account_id, ":pipeline/",
+            "arn:aws:sagemaker:", platform.region, ":", platform.account_id, ":pipeline/",
             args.pipeline_name,
         )  # fmt: skip
         function = python_function(
             f"{name}-guard",
+            platform,
             PythonFunctionArgs(
                 code_dir=RETRAIN_GUARD_CODE,
                 environment={
@@ -258,12 +236,8 @@ class RetrainingTrigger(pulumi.ComponentResource):
                         [pipeline_arn],
                         sid="StartTraining",
                     ),
-                    allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
+                    allow(["kms:Decrypt"], [platform.kms_key_arn], sid="Key"),
                 ],
-                account_id=args.account_id,
-                kms_key_arn=args.kms_key_arn,
-                log_retention_days=args.log_retention_days,
-                durability=args.durability,
                 memory_mb=128,
                 timeout_seconds=30,
                 tags=tags,
@@ -307,8 +281,8 @@ class RetrainingTrigger(pulumi.ComponentResource):
 
 @dataclass
 class DashboardArgs:
-    region: str
-    """Region of the metrics."""
+    """The dashboard's own args; its metrics are in the platform's region."""
+
     endpoint_name: str | None
     """Endpoint shown, if deployed."""
     variant_name: str
@@ -326,14 +300,18 @@ class ServiceDashboard(pulumi.ComponentResource):
     dashboard_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: DashboardArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:ServiceDashboard", name, None, opts)
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=name,
             dashboard_body=dashboard_body(
-                region=args.region,
+                region=platform.region,
                 endpoint_name=args.endpoint_name,
                 variant_name=args.variant_name,
                 aggregator_function_name=args.aggregator_function_name,

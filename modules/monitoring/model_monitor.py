@@ -1,6 +1,7 @@
 """SageMaker Model Monitor on the endpoint's captured data: data quality (captured inputs
 against the training baseline, one alarm per feature naming it) and model quality
-(predictions against delayed ground-truth labels)."""
+(predictions against delayed ground-truth labels). Together they are the `sagemaker`
+backend of the monitoring role `signal` (see `contract.py`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pulumi
 import pulumi_aws as aws
 
 from modules.common import resource_tags
-from modules.monitoring import metric_alarm
+from modules.monitoring.alarms import metric_alarm
+from modules.monitoring.contract import BACKENDS
+from modules.platform import Platform
 from modules.security.iam import allow, sagemaker_job_statements, service_role
 
 # Model Monitor publishes per-feature drift here when publish_cloudwatch_metrics is on,
@@ -25,34 +28,22 @@ OUTPUT_PATH = "/opt/ml/processing/output"
 
 @dataclass(kw_only=True)
 class MonitorJobArgs:
+    """What both kinds of monitoring job take; the platform gives the account, region, key
+    (volumes, reports), the artifacts bucket (captured data, baselines, labels, reports), the
+    private subnets and security groups of the jobs, and the alert topic alarms notify."""
+
     endpoint_name: pulumi.Input[str]
     """Endpoint whose captured data is analysed."""
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    region: str
-    """Region of the stack."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for volumes and reports."""
-    artifacts_bucket_name: pulumi.Input[str]
-    """Bucket with captured data, baselines, labels and reports."""
-    artifacts_bucket_arn: pulumi.Input[str]
-    """Its ARN."""
-    subnet_ids: pulumi.Input[Sequence[str]]
-    """Private subnets of the monitoring jobs."""
-    security_group_ids: Sequence[pulumi.Input[str]]
-    """Their security groups."""
     image_uri: str
     """Model Monitor analyzer image of the region."""
     image_repository_arn: str
     """Its repository (pull rights)."""
-    alert_topic_arn: pulumi.Input[str]
-    """Where alarms notify."""
     schedule: str = "cron(0 * ? * * *)"
-    """When the analysis runs."""
+    """When the analysis runs; default hourly."""
     instance_type: str = "ml.m5.large"
-    """Monitoring job instance type."""
+    """Monitoring job instance type; default `ml.m5.large`."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
 @dataclass(kw_only=True)
@@ -63,7 +54,7 @@ class DataQualityArgs(MonitorJobArgs):
     baseline_uri: pulumi.Input[str]
     """Prefix holding `statistics.json` and `constraints.json` from the training data."""
     drift_threshold: float = 0.1
-    """Baseline drift distance above which a feature's alarm fires."""
+    """Baseline drift distance above which a feature's alarm fires; default 0.1."""
 
 
 @dataclass(kw_only=True)
@@ -76,7 +67,7 @@ class ModelQualityArgs(MonitorJobArgs):
     """Alarm when the live AUC falls below this (the training gate's threshold)."""
 
 
-def job_environment(args: MonitorJobArgs, role: aws.iam.Role) -> dict[str, Any]:
+def job_environment(platform: Platform, args: MonitorJobArgs, role: aws.iam.Role) -> dict[str, Any]:
     """Where a monitoring job runs, the same for both kinds of job definition: one encrypted
     instance in the private subnets, network-isolated, for at most an hour."""
     return {
@@ -85,15 +76,15 @@ def job_environment(args: MonitorJobArgs, role: aws.iam.Role) -> dict[str, Any]:
                 "instance_count": 1,
                 "instance_type": args.instance_type,
                 "volume_size_in_gb": 20,
-                "volume_kms_key_id": args.kms_key_arn,
+                "volume_kms_key_id": platform.kms_key_arn,
             }
         },
         "network_config": {
             "enable_network_isolation": True,
             "enable_inter_container_traffic_encryption": True,
             "vpc_config": {
-                "subnets": args.subnet_ids,
-                "security_group_ids": list(args.security_group_ids),
+                "subnets": platform.subnet_ids,
+                "security_group_ids": list(platform.security_group_ids),
             },
         },
         "role_arn": role.arn,
@@ -102,15 +93,20 @@ def job_environment(args: MonitorJobArgs, role: aws.iam.Role) -> dict[str, Any]:
 
 
 def monitoring_job_role(
-    name: str, args: MonitorJobArgs, *, tags: Mapping[str, str], parent: pulumi.Resource
+    name: str,
+    platform: Platform,
+    args: MonitorJobArgs,
+    *,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
 ) -> aws.iam.Role:
     """What a Model Monitor job needs: read captured data, baselines and labels, write
     reports, the key, the analyzer image, VPC interfaces, logs and metrics."""
-    bucket = args.artifacts_bucket_arn
+    bucket = platform.artifacts_bucket_arn
     return service_role(
         name,
         service="sagemaker.amazonaws.com",
-        account_id=args.account_id,
+        account_id=platform.account_id,
         statements=[
             allow(
                 ["s3:GetObject"],
@@ -125,12 +121,12 @@ def monitoring_job_role(
             allow(["s3:ListBucket"], [bucket], sid="List"),
             allow(
                 ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"],
-                [args.kms_key_arn],
+                [platform.kms_key_arn],
                 sid="Key",
             ),
             *sagemaker_job_statements(
-                region=args.region,
-                account_id=args.account_id,
+                region=platform.region,
+                account_id=platform.account_id,
                 image_repository_arns=[args.image_repository_arn],
             ),
         ],
@@ -149,18 +145,22 @@ class DataQualityMonitoring(pulumi.ComponentResource):
     schedule_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: DataQualityArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: DataQualityArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:DataQualityMonitoring", name, None, opts)
         if not args.features or len(set(args.features)) != len(args.features):
             raise ValueError("features must be non-empty and unique")
-        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
+        tags = platform.component_tags("monitoring") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         reports = pulumi.Output.concat(
-            "s3://", args.artifacts_bucket_name, "/monitoring/data-quality/", args.endpoint_name
+            "s3://", platform.artifacts_bucket_name, "/monitoring/data-quality/", args.endpoint_name
         )
 
-        role = monitoring_job_role(f"{name}-role", args, tags=tags, parent=self)
+        role = monitoring_job_role(f"{name}-role", platform, args, tags=tags, parent=self)
         job = aws.sagemaker.DataQualityJobDefinition(
             f"{name}-job",
             data_quality_app_specification={
@@ -184,7 +184,7 @@ class DataQualityMonitoring(pulumi.ComponentResource):
                 }
             },
             data_quality_job_output_config={
-                "kms_key_id": args.kms_key_arn,
+                "kms_key_id": platform.kms_key_arn,
                 "monitoring_outputs": {
                     "s3_output": {
                         "s3_uri": reports,
@@ -193,7 +193,7 @@ class DataQualityMonitoring(pulumi.ComponentResource):
                     }
                 },
             },
-            **job_environment(args, role),
+            **job_environment(platform, args, role),
             tags=resource_tags(f"{name}-job", tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
         )
@@ -222,7 +222,7 @@ class DataQualityMonitoring(pulumi.ComponentResource):
                 statistic="Maximum",
                 period=3600,
                 threshold=args.drift_threshold,
-                topic_arn=args.alert_topic_arn,
+                topic_arn=platform.alert_topic_arn,
                 tags=tags,
                 parent=self,
             )
@@ -236,8 +236,8 @@ class DataQualityMonitoring(pulumi.ComponentResource):
                 lambda names: " OR ".join(f'ALARM("{n}")' for n in names)
             ),
             actions_enabled=True,
-            alarm_actions=[args.alert_topic_arn],
-            ok_actions=[args.alert_topic_arn],
+            alarm_actions=[platform.alert_topic_arn],
+            ok_actions=[platform.alert_topic_arn],
             tags=resource_tags(f"{name}-drift", tags),
             opts=child,
         )
@@ -257,15 +257,22 @@ class ModelQualityMonitoring(pulumi.ComponentResource):
     quality_alarm_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: ModelQualityArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: ModelQualityArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:ModelQualityMonitoring", name, None, opts)
         if not 0.5 < args.min_auc <= 1:
             raise ValueError("min_auc must be above 0.5 (chance) and at most 1")
-        tags = dict(args.tags) | {"mlkit:component": "monitoring"}
-        role = monitoring_job_role(f"{name}-role", args, tags=tags, parent=self)
+        tags = platform.component_tags("monitoring") | dict(args.tags)
+        role = monitoring_job_role(f"{name}-role", platform, args, tags=tags, parent=self)
         reports = pulumi.Output.concat(
-            "s3://", args.artifacts_bucket_name, "/monitoring/model-quality/", args.endpoint_name
+            "s3://",
+            platform.artifacts_bucket_name,
+            "/monitoring/model-quality/",
+            args.endpoint_name,
         )
         # pulumi-aws has no model-quality job definition; the aws-native provider (AWS Cloud
         # Control) does. Imported here: it adds half a second to every plan that has none.
@@ -274,7 +281,7 @@ class ModelQualityMonitoring(pulumi.ComponentResource):
         # It does not read `aws:region`, so it gets the stack's region here;
         # credentials come from the environment like pulumi-aws's. Its tags are a list.
         native = aws_native.Provider(
-            f"{name}-aws-native", region=args.region, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-aws-native", region=platform.region, opts=pulumi.ResourceOptions(parent=self)
         )
         job = aws_native.sagemaker.ModelQualityJobDefinition(
             f"{name}-job",
@@ -296,7 +303,7 @@ class ModelQualityMonitoring(pulumi.ComponentResource):
                 "ground_truth_s3_input": {"s3_uri": args.ground_truth_uri},
             },
             model_quality_job_output_config={
-                "kms_key_id": args.kms_key_arn,
+                "kms_key_id": platform.kms_key_arn,
                 "monitoring_outputs": [
                     {
                         "s3_output": {
@@ -307,7 +314,7 @@ class ModelQualityMonitoring(pulumi.ComponentResource):
                     }
                 ],
             },
-            **job_environment(args, role),
+            **job_environment(platform, args, role),
             tags=[{"key": k, "value": v} for k, v in resource_tags(f"{name}-job", tags).items()],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role], provider=native),
         )
@@ -333,9 +340,54 @@ class ModelQualityMonitoring(pulumi.ComponentResource):
             period=86400,
             threshold=args.min_auc,
             comparison="LessThanThreshold",
-            topic_arn=args.alert_topic_arn,
+            topic_arn=platform.alert_topic_arn,
             tags=tags,
             parent=self,
         )
         self.quality_alarm_name = alarm.name
         self.register_outputs({"quality_alarm_name": self.quality_alarm_name})
+
+
+@dataclass(kw_only=True)
+class ModelMonitorArgs:
+    """Args of the `sagemaker` signal backend: both monitors on one endpoint's captured data."""
+
+    data_quality: DataQualityArgs
+    """Drift of captured inputs from the training baseline (`<name>-data-quality`)."""
+    model_quality: ModelQualityArgs
+    """Live quality against delayed labels (`<name>-model-quality`)."""
+
+
+@dataclass(frozen=True)
+class ModelMonitors:
+    """The `sagemaker` signal backend's monitors; gives the `RetrainingSignal` contract."""
+
+    data_quality: DataQualityMonitoring
+    model_quality: ModelQualityMonitoring
+
+    @property
+    def drift_alarm_name(self) -> pulumi.Output[str]:
+        return self.data_quality.drift_alarm_name
+
+    @property
+    def quality_alarm_name(self) -> pulumi.Output[str]:
+        return self.model_quality.quality_alarm_name
+
+
+@BACKENDS.register(
+    "sagemaker",
+    "SageMaker Model Monitor on captured data: data quality (a drift alarm per feature) and "
+    "model quality (live AUC against delayed labels)",
+)
+def model_monitors(
+    name: str,
+    platform: Platform,
+    args: ModelMonitorArgs,
+    opts: pulumi.ResourceOptions | None = None,
+) -> ModelMonitors:
+    """`<name>-data-quality` and `<name>-model-quality`, side by side (two components, so a
+    stack that had them keeps their URNs)."""
+    return ModelMonitors(
+        DataQualityMonitoring(f"{name}-data-quality", platform, args.data_quality, opts),
+        ModelQualityMonitoring(f"{name}-model-quality", platform, args.model_quality, opts),
+    )

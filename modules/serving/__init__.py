@@ -1,4 +1,6 @@
-"""Serving: a SageMaker real-time endpoint built from an approved model package."""
+"""Serving: a SageMaker real-time endpoint built from an approved model package (and, in
+`api.py`, the scoring API in front of it). Backends: `BACKENDS` (role `endpoint`:
+`sagemaker`), contract in `contract.py`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import pulumi
 import pulumi_aws as aws
 
 from modules.common import resource_tags
+from modules.platform import Platform
 from modules.security.iam import allow, sagemaker_job_statements, service_role
+from modules.serving.contract import BACKENDS
+from modules.serving.contract import ServingEndpoint as ServingEndpoint
 
 PRIMARY_VARIANT = "primary"
 SHADOW_VARIANT = "shadow"
@@ -22,57 +27,52 @@ class EndpointCapacity:
     serverless: bool
     """Serverless inference: no idle cost, no data capture, no canary."""
     instance_type: str = "ml.c5.xlarge"
-    """Instance type on instances."""
+    """Instance type on instances; default `ml.c5.xlarge`."""
     min_instances: int = 1
-    """Instances always running; the autoscaling floor."""
+    """Instances always running; the autoscaling floor; default 1."""
     max_instances: int = 4
-    """The autoscaling ceiling."""
+    """The autoscaling ceiling; default 4."""
     target_invocations_per_instance: int = 600
-    """Autoscaling target (invocations per instance per minute)."""
+    """Autoscaling target (invocations per instance per minute); default 600."""
     serverless_memory_mb: int = 2048
-    """Memory of a serverless endpoint."""
+    """Memory of a serverless endpoint; default 2048."""
     serverless_max_concurrency: int = 5
-    """Concurrency of a serverless endpoint."""
+    """Concurrency of a serverless endpoint; default 5."""
 
 
 @dataclass
 class RealtimeEndpointArgs:
+    """The endpoint's own args; the platform gives the account, region, key (volumes,
+    captured data), the artifacts bucket (model artifacts under `training/`, captured data
+    under `data-capture/`) and the private subnets and security groups of the containers."""
+
     endpoint_name: str
     """Name of the endpoint (known before it exists, so alarms can watch it)."""
-    model_package_arn: str
+    model_package_arn: pulumi.Input[str]
     """Approved model package to serve."""
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    region: str
-    """Region of the stack."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for volumes and captured data."""
-    artifacts_bucket_name: pulumi.Input[str]
-    """Bucket with model artifacts (`training/`) and captured data (`data-capture/`)."""
-    artifacts_bucket_arn: pulumi.Input[str]
-    """Its ARN."""
-    subnet_ids: pulumi.Input[Sequence[str]]
-    """Private subnets the model containers run in."""
-    security_group_ids: Sequence[pulumi.Input[str]]
-    """Security groups of the model containers."""
     image_repository_arns: Sequence[str]
     """ECR repositories the model package images come from (pull rights)."""
     capacity: EndpointCapacity
     """Instances or serverless."""
     data_capture_percent: int = 0
-    """Share of requests and responses captured for monitoring (instances only)."""
-    shadow_model_package_arn: str | None = None
-    """Challenger served a copy of the traffic (instances only)."""
+    """Share of requests and responses captured for monitoring (instances only); default 0."""
+    shadow_model_package_arn: pulumi.Input[str] | None = None
+    """Challenger served a copy of the traffic (instances only); default none."""
     canary_percent: int = 10
-    """Capacity that takes traffic first in a blue/green update."""
+    """Capacity that takes traffic first in a blue/green update; default 10."""
     canary_wait_minutes: int = 10
-    """Baking time of the canary."""
+    """Baking time of the canary; default 10."""
     rollback_alarm_names: Sequence[pulumi.Input[str]] = ()
-    """Alarms that roll an update back while it bakes."""
+    """Alarms that roll an update back while it bakes; default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags and lineage tags."""
+    """Tags added to the platform's component tags (e.g. lineage tags); default none."""
 
 
+@BACKENDS.register(
+    "sagemaker",
+    "VPC-only SageMaker endpoint from an approved package: serverless, or instances with "
+    "autoscaling, data capture, canary blue/green with rollback alarms, optional shadow",
+)
 class RealtimeEndpoint(pulumi.ComponentResource):
     """A VPC-only, network-isolated model from an approved package, its endpoint configuration
     (KMS, data capture, optional shadow variant) and the endpoint. On instances: blue/green
@@ -84,7 +84,11 @@ class RealtimeEndpoint(pulumi.ComponentResource):
     data_capture_uri: pulumi.Output[str] | None
 
     def __init__(
-        self, name: str, args: RealtimeEndpointArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: RealtimeEndpointArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:serving:RealtimeEndpoint", name, None, opts)
         capacity = args.capacity
@@ -92,14 +96,14 @@ class RealtimeEndpoint(pulumi.ComponentResource):
             raise ValueError("serverless endpoints support neither data capture nor shadows")
         if capacity.max_instances < capacity.min_instances:
             raise ValueError("max_instances is below min_instances")
-        tags = dict(args.tags) | {"mlkit:component": "serving"}
+        tags = platform.component_tags("serving") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
-        bucket_arn = args.artifacts_bucket_arn
+        bucket_arn, key_arn = platform.artifacts_bucket_arn, platform.kms_key_arn
 
         role = service_role(
             f"{name}-role",
             service="sagemaker.amazonaws.com",
-            account_id=args.account_id,
+            account_id=platform.account_id,
             statements=[
                 allow(
                     ["s3:GetObject"],
@@ -111,10 +115,10 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                     [pulumi.Output.concat(bucket_arn, "/data-capture/*")],
                     sid="DataCapture",
                 ),
-                allow(["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn], sid="Key"),
+                allow(["kms:Decrypt", "kms:GenerateDataKey"], [key_arn], sid="Key"),
                 *sagemaker_job_statements(
-                    region=args.region,
-                    account_id=args.account_id,
+                    region=platform.region,
+                    account_id=platform.account_id,
                     image_repository_arns=args.image_repository_arns,
                 ),
             ],
@@ -122,15 +126,15 @@ class RealtimeEndpoint(pulumi.ComponentResource):
             parent=self,
         )
 
-        def model(role_name: str, package_arn: str) -> aws.sagemaker.Model:
+        def model(role_name: str, package_arn: pulumi.Input[str]) -> aws.sagemaker.Model:
             return aws.sagemaker.Model(
                 f"{name}-{role_name}-model",
                 primary_container={"model_package_name": package_arn},
                 execution_role_arn=role.arn,
                 enable_network_isolation=True,
                 vpc_config={
-                    "subnets": args.subnet_ids,
-                    "security_group_ids": list(args.security_group_ids),
+                    "subnets": platform.subnet_ids,
+                    "security_group_ids": list(platform.security_group_ids),
                 },
                 tags=resource_tags(
                     f"{name}-{role_name}-model", tags, {"mlkit:model-package": package_arn}
@@ -172,13 +176,13 @@ class RealtimeEndpoint(pulumi.ComponentResource):
         data_capture = None
         if args.data_capture_percent:
             self.data_capture_uri = pulumi.Output.concat(
-                "s3://", args.artifacts_bucket_name, "/data-capture/", args.endpoint_name
+                "s3://", platform.artifacts_bucket_name, "/data-capture/", args.endpoint_name
             )
             data_capture = {
                 "enable_capture": True,
                 "initial_sampling_percentage": args.data_capture_percent,
                 "destination_s3_uri": self.data_capture_uri,
-                "kms_key_id": args.kms_key_arn,
+                "kms_key_id": key_arn,
                 "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
                 "capture_content_type_header": {"csv_content_types": ["text/csv"]},
             }
@@ -188,7 +192,7 @@ class RealtimeEndpoint(pulumi.ComponentResource):
             shadow_production_variants=shadows or None,
             data_capture_config=data_capture,
             # SageMaker rejects a volume key for serverless variants (they have no volume).
-            kms_key_arn=None if capacity.serverless else args.kms_key_arn,
+            kms_key_arn=None if capacity.serverless else key_arn,
             tags=resource_tags(f"{name}-config", tags),
             opts=child,
         )

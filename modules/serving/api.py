@@ -10,8 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from modules.common import Durability, resource_tags
+from modules.common import resource_tags
 from modules.observability import encrypted_log_group
+from modules.platform import Platform
 from modules.python_function import PythonFunctionArgs, python_function
 from modules.security.iam import allow
 
@@ -44,34 +45,27 @@ class JwtAuth:
 
 @dataclass
 class ScoringApiArgs:
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    region: str
-    """Region of the stack."""
+    """The API's own args; the platform gives the account, the key (logs, Lambda
+    environment), and the retention (the audit trail) and durability of the logs."""
+
     endpoint_name: pulumi.Input[str]
     """Endpoint the Lambda invokes."""
     endpoint_arn: pulumi.Input[str]
     """Its ARN."""
-    model_package_arn: str
+    model_package_arn: pulumi.Input[str]
     """Package the endpoint serves, returned to callers as the model version."""
     model_schema: Mapping[str, Any]
     """The model's input schema (see functions/scoring/handler.py), enforced per request."""
     feature_group_arns: Sequence[pulumi.Input[str]]
     """Online groups the Lambda reads."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for logs and the Lambda environment."""
-    log_retention_days: int
-    """Retention of the API's and the Lambda's logs (the audit trail)."""
-    durability: Durability
-    """Durability of the log groups."""
     jwt: JwtAuth | None = None
-    """JWT authorization; None means IAM (SigV4-signed callers)."""
+    """JWT authorization; default None: IAM (SigV4-signed callers)."""
     throttle_rate: int = 500
-    """Steady requests per second the API accepts."""
+    """Steady requests per second the API accepts; default 500."""
     throttle_burst: int = 1000
-    """Burst the API accepts."""
+    """Burst the API accepts; default 1000."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack and lineage tags."""
+    """Tags added to the platform's component tags (e.g. lineage tags); default none."""
 
 
 class ScoringApi(pulumi.ComponentResource):
@@ -85,25 +79,30 @@ class ScoringApi(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: ScoringApiArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: ScoringApiArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:serving:ScoringApi", name, None, opts)
         if args.jwt is not None and not (args.jwt.issuer and args.jwt.audience):
             raise ValueError("JWT authorization needs an issuer and at least one audience")
-        tags = dict(args.tags) | {"mlkit:component": "serving"}
+        tags = platform.component_tags("serving") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
 
         access_logs = encrypted_log_group(
             f"{name}-access-logs",
             log_group_name=f"/mlkit/{name}/access",
-            retention_days=args.log_retention_days,
-            kms_key_arn=args.kms_key_arn,
-            durability=args.durability,
+            retention_days=platform.log_retention_days,
+            kms_key_arn=platform.kms_key_arn,
+            durability=platform.durability,
             tags=tags,
             parent=self,
         )
         function = python_function(
             f"{name}-scoring",
+            platform,
             PythonFunctionArgs(
                 code_dir=SCORING_CODE,
                 environment={
@@ -116,12 +115,8 @@ class ScoringApi(pulumi.ComponentResource):
                     allow(
                         ["sagemaker:GetRecord"], list(args.feature_group_arns), sid="OnlineFeatures"
                     ),
-                    allow(["kms:Decrypt"], [args.kms_key_arn], sid="Key"),
+                    allow(["kms:Decrypt"], [platform.kms_key_arn], sid="Key"),
                 ],
-                account_id=args.account_id,
-                kms_key_arn=args.kms_key_arn,
-                log_retention_days=args.log_retention_days,
-                durability=args.durability,
                 memory_mb=512,
                 timeout_seconds=15,
                 tags=tags,

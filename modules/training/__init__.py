@@ -2,13 +2,14 @@
 
 The pipeline definition is generated once with the sagemaker SDK into
 `functions/training/pipeline.json` (`python -m functions.training.build_pipeline`); this
-module fills in the stack's values, so the plan never imports the SDK.
+module fills in the stack's values, so the plan never imports the SDK. Backends: `BACKENDS`
+(role `pipeline`: `sagemaker`), contract in `contract.py`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +17,11 @@ import pulumi
 import pulumi_aws as aws
 
 from functions.training.definition import SCRIPTS_DIR, load_template, render_definition
-from modules.common import Durability, resource_tags
+from modules.common import resource_tags
+from modules.platform import Platform
 from modules.security.iam import allow, sagemaker_job_statements, service_role
+from modules.training.contract import BACKENDS
+from modules.training.contract import TrainingPipeline as TrainingPipeline
 
 JOB_ACTIONS = [
     "sagemaker:AddTags",
@@ -70,18 +74,11 @@ def image_repository_arn(image_uri: str) -> str:
 
 @dataclass
 class TrainingArgs:
-    account_id: pulumi.Input[str]
-    """Account of the stack."""
-    region: str
-    """Region of the stack."""
-    kms_key_arn: pulumi.Input[str]
-    """Key for volumes, outputs, code and the image repository."""
-    durability: Durability
-    """Durability of the image repository."""
-    artifacts_bucket_name: pulumi.Input[str]
-    """Secure bucket for code (`training/code/`), data sets and models (`training/`)."""
-    artifacts_bucket_arn: pulumi.Input[str]
-    """Its ARN."""
+    """The pipeline's own args; the platform gives the account, region, key (volumes,
+    outputs, code, image repository), the durability of the repository, the artifacts bucket
+    (code under `training/code/`, data sets and models under `training/`) and the private
+    subnets and security groups the jobs run in."""
+
     offline_bucket_arn: pulumi.Input[str]
     """Offline feature store bucket the data set is built from (read only)."""
     offline_group_uris: Mapping[str, pulumi.Input[str]]
@@ -94,26 +91,27 @@ class TrainingArgs:
     """Registry group receiving candidates that pass the gate."""
     model_package_group_arn: pulumi.Input[str]
     """Its ARN."""
-    subnet_ids: pulumi.Input[Sequence[str]]
-    """Private subnets of the jobs."""
-    security_group_ids: Sequence[pulumi.Input[str]]
-    """Security groups of the jobs."""
     images: Mapping[str, str]
     """`processing`, `training` and `monitoring` image URIs for the region (images.json)."""
     auc_threshold: float = 0.85
-    """Evaluation gate: minimum validation AUC to register a model."""
+    """Evaluation gate: minimum validation AUC to register a model; default 0.85."""
     training_instance_type: str = "ml.m5.xlarge"
-    """Training job instance type."""
+    """Training job instance type; default `ml.m5.xlarge`."""
     processing_instance_type: str = "ml.m5.large"
-    """Processing job instance type."""
+    """Processing job instance type; default `ml.m5.large`."""
     training_window_days: int = 90
-    """Days of labelled transactions per data set."""
+    """Days of labelled transactions per data set; default 90."""
     code_version: str = "unknown"
-    """Commit of the kit, recorded on every registered model."""
+    """Commit of the kit, recorded on every registered model; default `unknown`."""
     tags: Mapping[str, str] = field(default_factory=dict)
-    """Stack tags."""
+    """Tags added to the platform's component tags; default none."""
 
 
+@BACKENDS.register(
+    "sagemaker",
+    "SageMaker pipeline (point-in-time data set, validate, train, evaluate, AUC gate, "
+    "register) in the VPC with network isolation; ECR repository",
+)
 class Training(pulumi.ComponentResource):
     """An ECR repository (immutable tags, scan on push, KMS) for custom images, the job
     scripts and feature schema in the artifacts bucket, a role scoped to them, and the
@@ -127,27 +125,32 @@ class Training(pulumi.ComponentResource):
     repository_url: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: TrainingArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: Platform,
+        args: TrainingArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:training:Training", name, None, opts)
         if not 0.5 < args.auc_threshold <= 1:
             raise ValueError("auc_threshold must be above 0.5 (chance) and at most 1")
         if set(args.images) != set(IMAGE_PARAMETERS):
             raise ValueError(f"images needs exactly {sorted(IMAGE_PARAMETERS)}")
-        tags = dict(args.tags) | {"mlkit:component": "training"}
+        tags = platform.component_tags("training") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
-        bucket = args.artifacts_bucket_arn
-        prefix = pulumi.Output.concat("s3://", args.artifacts_bucket_name, "/training")
-        region_account = pulumi.Output.concat(":", args.region, ":", args.account_id, ":")
+        durability, key_arn = platform.durability, platform.kms_key_arn
+        bucket = platform.artifacts_bucket_arn
+        prefix = pulumi.Output.concat("s3://", platform.artifacts_bucket_name, "/training")
+        region_account = pulumi.Output.concat(":", platform.region, ":", platform.account_id, ":")
 
         repository = aws.ecr.Repository(
             f"{name}-images",
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
-            force_delete=args.durability.force_destroy,
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": key_arn}],
+            force_delete=durability.force_destroy,
             tags=resource_tags(f"{name}-images", tags),
-            opts=args.durability.options(self),
+            opts=durability.options(self),
         )
         aws.ecr.LifecyclePolicy(
             f"{name}-images-lifecycle",
@@ -158,11 +161,11 @@ class Training(pulumi.ComponentResource):
         code_objects = [
             aws.s3.BucketObjectv2(
                 f"{name}-code-{script.stem.replace('_', '-')}",
-                bucket=args.artifacts_bucket_name,
+                bucket=platform.artifacts_bucket_name,
                 key=f"training/code/{script.name}",
                 source=pulumi.FileAsset(f"functions/training/scripts/{script.name}"),
                 server_side_encryption="aws:kms",
-                kms_key_id=args.kms_key_arn,
+                kms_key_id=key_arn,
                 tags=resource_tags(f"{name}-code-{script.stem.replace('_', '-')}", tags),
                 opts=child,
             )
@@ -170,12 +173,12 @@ class Training(pulumi.ComponentResource):
         ]
         schema_object = aws.s3.BucketObjectv2(
             f"{name}-feature-schema",
-            bucket=args.artifacts_bucket_name,
+            bucket=platform.artifacts_bucket_name,
             key="training/feature-schema.json",
             content=json.dumps(args.feature_schema, sort_keys=True),
             content_type="application/json",
             server_side_encryption="aws:kms",
-            kms_key_id=args.kms_key_arn,
+            kms_key_id=key_arn,
             tags=resource_tags(f"{name}-feature-schema", tags),
             opts=child,
         )
@@ -183,7 +186,7 @@ class Training(pulumi.ComponentResource):
         role = service_role(
             f"{name}-role",
             service="sagemaker.amazonaws.com",
-            account_id=args.account_id,
+            account_id=platform.account_id,
             statements=[
                 allow(
                     ["s3:GetObject", "s3:PutObject"],
@@ -209,7 +212,7 @@ class Training(pulumi.ComponentResource):
                         "kms:Encrypt",
                         "kms:GenerateDataKey",
                     ],
-                    [args.kms_key_arn],
+                    [key_arn],
                     sid="Key",
                 ),
                 allow(
@@ -242,15 +245,15 @@ class Training(pulumi.ComponentResource):
                     ["iam:PassRole"],
                     [
                         pulumi.Output.concat(
-                            "arn:aws:iam::", args.account_id, ":role/", name, "-role-*"
+                            "arn:aws:iam::", platform.account_id, ":role/", name, "-role-*"
                         )
                     ],
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                     sid="PassOwnRoleToJobs",
                 ),
                 *sagemaker_job_statements(
-                    region=args.region,
-                    account_id=args.account_id,
+                    region=platform.region,
+                    account_id=platform.account_id,
                     image_repository_arns=[*image_repositories, repository.arn],
                 ),
             ],
@@ -273,9 +276,9 @@ class Training(pulumi.ComponentResource):
         }
         template = load_template()
         definition = pulumi.Output.all(
-            subnets=args.subnet_ids,
-            security_groups=args.security_group_ids,
-            kms_key_arn=args.kms_key_arn,
+            subnets=platform.subnet_ids,
+            security_groups=platform.security_group_ids,
+            kms_key_arn=key_arn,
             role_arn=role.arn,
             defaults=defaults,
         ).apply(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from blueprints.plan import policy_resources
+from mlkit.plan import policy_resources
 from modules.security.iam import UNSCOPED_ACTIONS as KIT_UNSCOPED_ACTIONS
 from policies.baseline.aws_tags_required import taggable
 from policies.control import Resource

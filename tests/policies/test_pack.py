@@ -10,8 +10,8 @@ from pathlib import Path
 import pulumi_policy as pp
 import pytest
 
-from blueprints.cli import EXIT_INVALID, EXIT_OK, EXIT_VIOLATIONS, main
-from blueprints.plan import policy_resources
+from mlkit.cli import EXIT_INVALID, EXIT_OK, EXIT_VIOLATIONS, main
+from mlkit.plan import policy_resources
 from policies import AREAS_DIR, controls
 from policies.control import ENFORCEMENT
 from policies.evaluate import evaluate

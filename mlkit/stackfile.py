@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from blueprints.settings import SECRET_PLACEHOLDER, ConfigError
+from mlkit.settings import SECRET_PLACEHOLDER, ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = PROJECT_ROOT / "stacks"
@@ -117,3 +121,28 @@ def load(stack_or_file: str) -> StackFile:
             source, [("file", f"'{name}' is not a stack name: name the file Pulumi.<stack>.yaml")]
         )
     return StackFile(name, path, source, config, frozenset(secret_keys))
+
+
+@cache
+def code_version() -> str:
+    """The kit's git commit, for lineage tags; `unknown` outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, so a failed run leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)

@@ -7,8 +7,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config
 
-from blueprints import load_blueprint
-from blueprints.settings import settings_from_config
+from mlkit.blueprint import load_blueprint
+from mlkit.settings import settings_from_config
 
 
 def read_stack_config() -> tuple[dict[str, Any], set[str]]:

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks, rpc, settings, stack
 
-from blueprints.settings import SECRET_PLACEHOLDER
+from mlkit.settings import SECRET_PLACEHOLDER
 
 PROJECT = "mlkit"
 MOCK_ACCOUNT_ID = "123456789012"

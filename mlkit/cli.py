@@ -1,4 +1,4 @@
-"""`python -m blueprints`: list blueprints and stacks, plan a stack offline, check a deployment
+"""`mlkit`: list blueprints and stacks, plan a stack offline, check a deployment
 against the policy pack, generate docs.
 
 Exit codes: 0 ok, 1 mandatory policy violations (or stale docs), 2 invalid config or usage.
@@ -10,28 +10,33 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
-from blueprints import blueprint_keys, load_blueprint, stackfile
+from mlkit import stackfile
+from mlkit.blueprint import blueprint_keys, load_blueprint
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INVALID = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m blueprints", description="mlkit: ML platform blueprints on AWS."
+        prog="mlkit", description="mlkit: ML platform blueprints on AWS."
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     verbs.add_parser("list", help="blueprints, their components, and the shipped stacks")
     plan = verbs.add_parser(
         "plan", help="offline preview of a stack: resources, outputs (no cloud, no Pulumi CLI)"
     )
-    plan.add_argument("stack", metavar="STACK|FILE", help="stack name or path to a stack file")
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument(
+        "stacks", metavar="STACK|FILE", nargs="*", help="stack names or paths to stack files"
+    )
+    plan.add_argument("--all", action="store_true", help="plan every shipped stack")
+    plan.add_argument(
+        "--json", action="store_true", help="print the plan as JSON (a list for several stacks)"
+    )
     plan.add_argument("--out", metavar="DIR", type=Path, help="also write DIR/<stack>.json")
     plan.add_argument(
         "--accept-replacements",
@@ -61,17 +66,16 @@ def _parser() -> argparse.ArgumentParser:
         "--refresh", action="store_true", help="query the Price List API (needs credentials)"
     )
     prices.add_argument("--write", action="store_true", help="with --refresh: save the table")
+    promote = verbs.add_parser(
+        "promote",
+        help="serve VERSION of the stack's model package group: checks with AWS that it is "
+        "Approved, then writes mlkit:serving.modelVersion into the stack file",
+    )
+    promote.add_argument("stack", metavar="STACK|FILE", help="stack name or path to a stack file")
+    promote.add_argument("version", type=int, help="model package version (1, 2, ...)")
     docs = verbs.add_parser("docs", help="regenerate the generated docs")
     docs.add_argument("--check", action="store_true", help="fail (exit 1) if any are stale")
     return parser
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, so a failed run leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
 
 
 def _stack_summary(name: str) -> str:
@@ -85,15 +89,20 @@ def _stack_summary(name: str) -> str:
 
 
 def list_command() -> int:
-    from blueprints.settings import component_backends
+    from mlkit.docs import component_registries
 
-    backends = component_backends()
+    registries = component_registries()
     print("Blueprints (component [backends]: what it provisions):")
     for key in blueprint_keys():
         blueprint = load_blueprint(key)
         print(f"  {key}: {blueprint.summary}")
         for component, what in blueprint.components.items():
-            label = f"{component} [{'|'.join(backends.get(component, ('aws',)))}]"
+            roles = registries[component]
+            choices = [
+                "|".join(r.names()) if len(roles) == 1 else f"{r.role}: {'|'.join(r.names())}"
+                for r in roles
+            ]
+            label = f"{component} [{', '.join(choices) or 'aws'}]"
             print(f"    {label:<26} {what}")
     print("\nStacks (blueprint / environment / region):")
     for name in stackfile.shipped_stacks():
@@ -101,28 +110,56 @@ def list_command() -> int:
     return EXIT_OK
 
 
-def plan_command(stack: str, as_json: bool, out: Path | None, accept: bool = False) -> int:
-    from blueprints.plan import plan_stack, render_text
+def plan_command(stacks: Sequence[str], as_json: bool, out: Path | None, accept: bool) -> int:
+    """Plan each stack in one process (the SDK imports are paid once). A stack with bad input
+    is reported and skipped; the exit code is the worst of all stacks."""
+    from pulumi import RunError
 
-    plan = plan_stack(stack)
-    document = json.dumps(plan.as_json(), indent=2, sort_keys=True) + "\n"
-    if out is not None:
-        _write_atomically(out / f"{plan.stack.name}.json", document)
-    print(document if as_json else render_text(plan), end="" if as_json else "\n")
-    if plan.blocking_replacements() and not accept:
-        print(
-            f"{plan.stack.source}: this change replaces stateful resources of a prod stack "
-            "(see changeSafety); rerun with --accept-replacements to acknowledge",
-            file=sys.stderr,
-        )
-        return EXIT_VIOLATIONS
-    return EXIT_VIOLATIONS if plan.policies.mandatory else EXIT_OK
+    from mlkit.plan import plan_stack, render_text
+
+    exit_code, documents = EXIT_OK, []
+    for index, stack in enumerate(stacks):
+        if len(stacks) > 1 and not as_json:
+            print(f"{'' if index == 0 else chr(10)}== plan {stack}", flush=True)
+        try:
+            plan = plan_stack(stack)
+        except RunError as error:  # ConfigError and program-reported config problems
+            print(str(error), file=sys.stderr)
+            exit_code = max(exit_code, EXIT_INVALID)
+            continue
+        document = plan.as_json()
+        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        if out is not None:
+            stackfile.write_atomically(out / f"{plan.stack.name}.json", text)
+        documents.append(document)
+        if not as_json:
+            print(render_text(plan), flush=True)
+        if plan.blocking_replacements() and not accept:
+            print(
+                f"{plan.stack.source}: this change replaces stateful resources of a prod stack "
+                "(see changeSafety); rerun with --accept-replacements to acknowledge",
+                file=sys.stderr,
+            )
+            exit_code = max(exit_code, EXIT_VIOLATIONS)
+        elif plan.policies.mandatory or plan.strict_inputs:
+            exit_code = max(exit_code, EXIT_VIOLATIONS)
+        for finding in plan.strict_inputs:
+            print(
+                f"{plan.stack.source}: strict inputs: {finding.urn}: {finding.path}: "
+                f"{finding.message}",
+                file=sys.stderr,
+            )
+    if as_json:
+        body = documents[0] if len(stacks) == 1 and documents else documents
+        if documents or len(stacks) > 1:
+            print(json.dumps(body, indent=2, sort_keys=True))
+    return exit_code
 
 
 def record_command(stack: str) -> int:
-    from blueprints.change_safety import write_record
-    from blueprints.plan import plan_stack
-    from blueprints.settings import ConfigError
+    from mlkit.change_safety import write_record
+    from mlkit.plan import plan_stack
+    from mlkit.settings import ConfigError
 
     path = stackfile.resolve(stack)
     if path.resolve().parent != stackfile.STACKS_DIR:
@@ -138,7 +175,7 @@ def record_command(stack: str) -> int:
 
 
 def check_command(path: Path, as_json: bool, environment: str | None) -> int:
-    from blueprints.settings import ConfigError
+    from mlkit.settings import ConfigError
     from policies.evaluate import StateFileError, evaluate, infer_environment, load_state_file
 
     try:
@@ -162,8 +199,8 @@ def check_command(path: Path, as_json: bool, environment: str | None) -> int:
 def prices_command(refresh: bool, write: bool) -> int:
     import datetime
 
-    from blueprints.cost import PRICES_FILE, load_prices, write_prices
-    from blueprints.settings import ConfigError
+    from mlkit.cost import PRICES_FILE, load_prices, write_prices
+    from mlkit.settings import ConfigError
 
     table = load_prices()
     verified = sum(1 for entry in table.entries.values() if "verifiedAsOf" in entry)
@@ -176,8 +213,8 @@ def prices_command(refresh: bool, write: bool) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from blueprints.price_list import PRICING_API_REGION
-    from blueprints.price_list import refresh as refresh_table
+    from mlkit.price_list import PRICING_API_REGION
+    from mlkit.price_list import refresh as refresh_table
 
     today = datetime.date.today().isoformat()
     raw = yaml.safe_load(PRICES_FILE.read_text(encoding="utf-8"))
@@ -194,8 +231,33 @@ def prices_command(refresh: bool, write: bool) -> int:
     return EXIT_OK
 
 
+def promote_command(stack: str, version: int) -> int:
+    import boto3
+
+    from mlkit.plan import plan_stack
+    from mlkit.promote import GROUP_OUTPUT, check_approved, write_model_version
+    from mlkit.settings import ConfigError
+
+    if version < 1:
+        raise ConfigError(stack, [("version", "model package versions start at 1")])
+    plan = plan_stack(stack)  # validates the stack file; its outputs name the group
+    group = plan.recording.outputs.get(GROUP_OUTPUT)
+    if not isinstance(group, str):
+        raise ConfigError(
+            plan.stack.source,
+            [("mlkit:blueprint", f"blueprint {plan.settings.blueprint} serves no model")],
+        )
+    arn = check_approved(boto3.Session(), plan.settings.region, group, version)
+    previous = write_model_version(plan.stack, version)
+    print(
+        f"{plan.stack.source}: mlkit:serving.modelVersion {previous or 'unset'} -> {version} "
+        f"({arn}): review, commit and deploy"
+    )
+    return EXIT_OK
+
+
 def docs_command(check: bool) -> int:
-    from blueprints.docs import stale_docs, write_docs
+    from mlkit.docs import stale_docs, write_docs
 
     if not check:
         for path in write_docs():
@@ -203,7 +265,7 @@ def docs_command(check: bool) -> int:
         return EXIT_OK
     stale = stale_docs()
     for path in stale:
-        print(f"{path} is stale: run `python -m blueprints docs`", file=sys.stderr)
+        print(f"{path} is stale: run `mlkit docs`", file=sys.stderr)
     return EXIT_VIOLATIONS if stale else EXIT_OK
 
 
@@ -222,9 +284,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return prices_command(args.refresh, args.write)
         if args.verb == "check":
             return check_command(args.file, args.json, args.environment)
+        if args.verb == "promote":
+            return promote_command(args.stack, args.version)
         if args.verb == "record":
             return record_command(args.stack)
-        return plan_command(args.stack, args.json, args.out, args.accept_replacements)
+        if args.all == bool(args.stacks):
+            _parser().error("plan needs STACK|FILE arguments or --all, not both")
+        stacks = stackfile.shipped_stacks() if args.all else args.stacks
+        return plan_command(stacks, args.json, args.out, args.accept_replacements)
     except RunError as error:  # ConfigError and program-reported config problems
         print(str(error), file=sys.stderr)
         return EXIT_INVALID
+
+
+def run() -> None:
+    """The `mlkit` console script."""
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -1,19 +1,50 @@
-"""The platform base every blueprint stands on: network, stack key, alerting, artifacts."""
+"""The platform base every blueprint stands on: network, stack key, alerting, artifacts;
+and the platform context built from them, which every ML component receives."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
-from functools import cache
 
 import pulumi
 import pulumi_aws as aws
+from pydantic import model_validator
 
-from blueprints.settings import StackSettings
+from mlkit.settings import StackSettings
 from modules.common import Durability
 from modules.network import FlowLogArgs, Network, NetworkArgs
+from modules.network.settings import NetworkSettings
 from modules.observability import Observability, ObservabilityArgs
+from modules.observability.settings import ObservabilitySettings
+from modules.platform import Platform
 from modules.security import SecureBucket, SecureBucketArgs, StackKey, StackKeyArgs
+from modules.security.settings import SecuritySettings
+
+
+class PlatformSettings(StackSettings):
+    """The settings every blueprint has: the platform base's network, security and
+    observability, and what prod requires of them."""
+
+    network: NetworkSettings = NetworkSettings()
+    """The VPC."""
+    security: SecuritySettings = SecuritySettings()
+    """The stack key and bucket lifecycle."""
+    observability: ObservabilitySettings = ObservabilitySettings()
+    """Alerting and log retention."""
+
+    @model_validator(mode="after")
+    def _prod_invariants(self) -> PlatformSettings:
+        if self.environment != "prod":
+            return self
+        if self.durability != "retain":
+            raise ValueError("durability: prod stacks must use 'retain' so data survives")
+        alerting = self.observability
+        if not alerting.alert_emails and alerting.alert_https_endpoint is None:
+            raise ValueError(
+                "observability: prod stacks need alertEmails or alertHttpsEndpoint,"
+                " or alarms reach nobody"
+            )
+        return self
+
 
 BASE_COMPONENTS = {
     "network": "VPC with private subnets only, S3/DynamoDB gateway endpoints, "
@@ -23,13 +54,12 @@ BASE_COMPONENTS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlatformBase:
-    """What blueprints build on; components take these as args."""
+    """What blueprints build on: the platform context every component receives, and the
+    base's own components (for the stack outputs)."""
 
-    account_id: pulumi.Output[str]
-    durability: Durability
-    tags: dict[str, str]
+    platform: Platform
     key: StackKey
     observability: Observability
     network: Network
@@ -46,26 +76,7 @@ class PlatformBase:
         }
 
 
-@cache
-def code_version() -> str:
-    """The kit's git commit, for lineage tags; `unknown` outside a git checkout."""
-    from blueprints.stackfile import PROJECT_ROOT
-
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return result.stdout.strip() or "unknown"
-
-
-def availability_zones(settings: StackSettings) -> list[str]:
+def availability_zones(settings: PlatformSettings) -> list[str]:
     """The first `network.azCount` available AZs of the stack's region."""
     count = settings.network.az_count
     names = aws.get_availability_zones(state="available").names
@@ -76,7 +87,7 @@ def availability_zones(settings: StackSettings) -> list[str]:
     return list(names[:count])
 
 
-def build_platform_base(settings: StackSettings, stack: str) -> PlatformBase:
+def build_platform_base(settings: PlatformSettings, stack: str) -> PlatformBase:
     tags = settings.stack_tags()
     durability = Durability.from_setting(settings.durability)
     account_id = aws.get_caller_identity_output().account_id
@@ -132,4 +143,19 @@ def build_platform_base(settings: StackSettings, stack: str) -> PlatformBase:
             tags=tags,
         ),
     )
-    return PlatformBase(account_id, durability, tags, key, observability, network, artifacts)
+    platform = Platform(
+        stack=stack,
+        region=settings.region,
+        account_id=account_id,
+        durability=durability,
+        kms_key_arn=key.key_arn,
+        artifacts_bucket_name=artifacts.bucket_name,
+        artifacts_bucket_arn=artifacts.bucket_arn,
+        alert_topic_arn=observability.alert_topic_arn,
+        subnet_ids=network.private_subnet_ids,
+        security_group_ids=[network.workload_security_group_id],
+        log_retention_days=alerting.log_retention_days,
+        noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
+        tags=tags,
+    )
+    return PlatformBase(platform, key, observability, network, artifacts)

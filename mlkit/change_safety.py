@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from blueprints.stackfile import display_path
+from mlkit.stackfile import display_path, write_atomically
 
 if TYPE_CHECKING:
-    from blueprints.recording import RecordedResource, Recording
+    from mlkit.recording import RecordedResource, Recording
 
 RECORD_FORMAT_VERSION = 1
 DELETED = "(deleted)"
@@ -289,7 +289,7 @@ def record_path(stack_name: str, root: Path | None = None) -> Path:
     if not stack_name or "/" in stack_name or "\\" in stack_name or stack_name.startswith("."):
         raise ValueError(f"not a stack name: {stack_name!r}")
     if root is None:
-        from blueprints.stackfile import PROJECT_ROOT
+        from mlkit.stackfile import PROJECT_ROOT
 
         root = PROJECT_ROOT
     return root / "stacks" / "identity" / f"{stack_name}.json"
@@ -321,11 +321,8 @@ def write_record(
 ) -> Path:
     """Write (or overwrite) the stack's identity record; returns its path."""
     path = record_path(stack_name, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Atomic: an interrupted write must not leave a half record that plan then rejects.
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(render_record(resources))
-    temporary.replace(path)
+    write_atomically(path, render_record(resources))
     return path
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from blueprints.recording import RecordedResource
-from blueprints.settings import LoadSettings
+from mlkit.recording import RecordedResource
+from mlkit.settings import LoadSettings
 
 PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.yaml"
 SECONDS_PER_MONTH = 730 * 3600
@@ -99,7 +99,7 @@ def load_prices(path: Path = PRICES_FILE) -> PriceTable:
 PRICES_HEADER = """\
 # USD on-demand list prices used by the offline cost estimate (`plan`'s `cost` section).
 # Entries without `verifiedAsOf` were compiled by hand from the AWS pricing pages named in
-# `source`; `python -m blueprints prices --refresh --write` reprices the entries it can
+# `source`; `mlkit prices --refresh --write` reprices the entries it can
 # query (SageMaker instance hours) from the AWS Price List API and records when.
 # Regions not listed are reported as unpriced. Hours are billed per month as 730.
 """

@@ -6,13 +6,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from blueprints import change_safety, stackfile
-from blueprints.change_safety import ChangeSafety
-from blueprints.cost import CostEstimate, estimate_cost
-from blueprints.deploy_time import DeployTime, estimate_deploy_time
-from blueprints.program import main as program
-from blueprints.recording import PROJECT, RecordedResource, Recording, record
-from blueprints.settings import ConfigError, StackSettings, settings_from_config
+from mlkit import change_safety, stackfile
+from mlkit.change_safety import ChangeSafety
+from mlkit.cost import CostEstimate, estimate_cost
+from mlkit.deploy_time import DeployTime, estimate_deploy_time
+from mlkit.program import main as program
+from mlkit.recording import PROJECT, RecordedResource, Recording, record
+from mlkit.settings import ConfigError, StackSettings, settings_from_config
+from mlkit.strict_inputs import InputFinding, check_inputs
 from policies.control import Resource
 from policies.evaluate import PolicyReport, evaluate
 
@@ -39,6 +40,8 @@ class Plan:
     cost: CostEstimate
     change_safety: ChangeSafety
     deploy_time: DeployTime
+    strict_inputs: list[InputFinding]
+    """Inputs the provider would reject or silently drop (the plan fails on any)."""
 
     def blocking_replacements(self) -> bool:
         """Replacing a stateful resource of a prod stack destroys production data: the plan
@@ -68,6 +71,7 @@ class Plan:
             "cost": self.cost.as_json(),
             "deployTime": self.deploy_time.as_json(),
             "changeSafety": self.change_safety.as_json(),
+            "strictInputs": [finding.as_json() for finding in self.strict_inputs],
         }
 
 
@@ -109,7 +113,8 @@ def plan_stack(stack_or_file: str) -> Plan:
         path = f"stacks/identity/{stack.name}.json"
         raise ConfigError(path, [("file", str(error))]) from None
     deploy_time = estimate_deploy_time(recording.resources)
-    return Plan(stack, settings, recording, policies, cost, safety, deploy_time)
+    strict = check_inputs(recording.resources)
+    return Plan(stack, settings, recording, policies, cost, safety, deploy_time, strict)
 
 
 def render_cost(cost: CostEstimate) -> list[str]:
@@ -180,6 +185,11 @@ def render_text(plan: Plan) -> str:
     lines += render_cost(plan.cost)
     lines += render_deploy_time(plan.deploy_time)
     lines += ["", *plan.change_safety.render_text(plan.stack.name)]
+    lines += ["", f"Strict inputs: {len(plan.strict_inputs)} findings"]
+    lines += [
+        f"  {f.urn.rsplit('::', 1)[-1]} ({f.type}): {f.path}: {f.message}"
+        for f in plan.strict_inputs
+    ]
     report = plan.policies
     lines += [
         "",

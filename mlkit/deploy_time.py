@@ -10,7 +10,7 @@ The model follows what the engine and the Python SDK do when creating a stack:
   own `depends_on` for a component. So a component's `depends_on` holds back all its children
   even though they do not list it; the recording shows it only on the component.
 - Component resources and explicit providers take no time; every other resource takes the
-  typical create time of its type from `blueprints/data/create_times.yaml`. A type missing
+  typical create time of its type from `mlkit/data/create_times.yaml`. A type missing
   from the table takes the table's `default_minutes` and is reported in `unknown_types`.
 - The critical path is the longest path through that graph by summed create times: the time
   `pulumi up` needs with unlimited parallel operations. `scheduled_minutes` replays the graph
@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from blueprints.recording import RecordedResource
+from mlkit.recording import RecordedResource
 
 CREATE_TIMES_FILE = Path(__file__).resolve().parent / "data" / "create_times.yaml"
 DEFAULT_PARALLELISM = 10

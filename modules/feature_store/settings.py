@@ -1,0 +1,109 @@
+"""Settings of the feature store: its groups (`mlkit:featureStore`) and streaming
+ingestion (`mlkit:streaming`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from mlkit.settings import Identifier, Section, TagValue, backend_setting
+from modules.feature_store import BACKENDS, INGESTION_BACKENDS
+
+FeatureType = Literal["string", "integral", "fractional"]
+StoreBackend = backend_setting(BACKENDS)
+IngestionBackend = backend_setting(INGESTION_BACKENDS)
+
+
+class FeatureGroupSettings(Section):
+    """One feature group: the single definition training and serving both read."""
+
+    name: Identifier
+    """Group name (snake_case); the deployed group is `<stack>-<name>` with dashes."""
+    description: str = ""
+    """What the group holds."""
+    owner: TagValue
+    """Team that owns the features (registry and alert routing)."""
+    record_identifier: Identifier
+    """Feature that identifies a record (e.g. `card_id`)."""
+    event_time: Identifier
+    """Feature with the record's event time (ISO-8601 string or epoch seconds)."""
+    online: bool = True
+    """Served at low latency to inference (KMS-encrypted online store)."""
+    offline: bool = True
+    """Kept for training in the offline store (Iceberg on the secure bucket, Glue catalog)."""
+    ttl_days: int | None = Field(None, ge=1, le=3650)
+    """Online records expire after this many days; none keeps them."""
+    features: dict[Identifier, FeatureType]
+    """Feature name -> type (`string`, `integral`, `fractional`)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureGroupSettings:
+        for role in ("record_identifier", "event_time"):
+            if getattr(self, role) not in self.features:
+                raise ValueError(f"{to_camel(role)} '{getattr(self, role)}' is not in features")
+        if self.features[self.event_time] == "integral":
+            raise ValueError("eventTime must be a string or fractional feature")
+        if not (self.online or self.offline):
+            raise ValueError("a feature group needs an online or an offline store")
+        if self.ttl_days is not None and not self.online:
+            raise ValueError("ttlDays applies to the online store only")
+        return self
+
+
+class FeatureStoreSettings(Section):
+    """Feature groups and the backend that serves them."""
+
+    backend: StoreBackend = "sagemaker"
+    """Feature store implementation."""
+    feature_groups: tuple[FeatureGroupSettings, ...]
+    """The feature groups."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> FeatureStoreSettings:
+        names = [group.name for group in self.feature_groups]
+        if not names:
+            raise ValueError("featureGroups: declare at least one group")
+        if len(set(names)) != len(names):
+            raise ValueError("featureGroups: two groups share a name")
+        return self
+
+    def group(self, name: str) -> FeatureGroupSettings | None:
+        return next((g for g in self.feature_groups if g.name == name), None)
+
+
+class StreamingSettings(Section):
+    """Kinesis ingestion and the Lambda that aggregates per-card features."""
+
+    backend: IngestionBackend = "kinesis-lambda"
+    """Stream ingestion implementation."""
+
+    capacity_mode: Literal["on-demand", "provisioned"] = "provisioned"
+    """`provisioned` with one shard is the cheapest for low traffic (~$11/month);
+    `on-demand` scales by itself (~$29/month fixed per stream)."""
+    shard_count: int = Field(1, ge=1, le=500)
+    """Shards in provisioned mode (1 MB/s or 1,000 records/s in each)."""
+    retention_hours: int = Field(24, ge=24, le=8760)
+    """How long records stay replayable."""
+    aggregate_group: Identifier = "card_aggregates"
+    """Online feature group the aggregator writes (needs `txn_count_<w>`, `txn_amount_<w>`)."""
+    # pydantic copies mutable defaults per instance.
+    windows: dict[Annotated[str, Field(pattern=r"^\d+[mhd]$")], int] = {  # noqa: RUF012
+        "10m": 600, "1h": 3600, "24h": 86400,
+    }  # fmt: skip
+    """Rolling windows, label -> seconds."""
+    batch_size: int = Field(100, ge=1, le=10000)
+    """Records per aggregator invocation."""
+    max_retries: int = Field(3, ge=0, le=10000)
+    """Retries of a failing batch before it is recorded in the dead-letter queue."""
+
+    @model_validator(mode="after")
+    def _whole_minutes(self) -> StreamingSettings:
+        # The aggregator keeps one-minute buckets: a window must be made of whole buckets.
+        for label, seconds in self.windows.items():
+            if seconds <= 0 or seconds % 60:
+                raise ValueError(f"windows: '{label}' must be a positive number of whole minutes")
+        if not self.windows:
+            raise ValueError("windows: declare at least one window")
+        return self

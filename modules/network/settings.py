@@ -1,0 +1,40 @@
+"""Settings of the network component (`mlkit:network`)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from mlkit.settings import Section
+
+InterfaceEndpoint = Literal[
+    "sagemaker.api", "sagemaker.runtime", "sts", "logs", "ecr.api", "ecr.dkr", "kinesis-streams"
+]
+
+
+def _private_cidr(value: IPv4Network) -> IPv4Network:
+    if not value.is_private or not 16 <= value.prefixlen <= 24:
+        raise ValueError("must be a private IPv4 range from /16 to /24, e.g. 10.20.0.0/16")
+    return value
+
+
+class NetworkSettings(Section):
+    """The VPC: private subnets only, no NAT gateway, no internet gateway."""
+
+    cidr_block: Annotated[IPv4Network, AfterValidator(_private_cidr)] = IPv4Network("10.0.0.0/16")
+    """Private IPv4 range of the VPC (/16 to /24); each AZ gets a sixteenth of it."""
+    az_count: int = Field(2, ge=2, le=6)
+    """Availability zones to spread private subnets over (2-6)."""
+    interface_endpoints: tuple[InterfaceEndpoint, ...] = ()
+    """Private paths to AWS APIs for workloads in the VPC; each costs about $7/month per AZ
+    (S3 and DynamoDB gateway endpoints are always there, and free)."""
+    flow_logs: bool = False
+    """Record all VPC traffic to an encrypted log group."""
+
+    @model_validator(mode="after")
+    def _unique_endpoints(self) -> NetworkSettings:
+        if len(set(self.interface_endpoints)) != len(self.interface_endpoints):
+            raise ValueError("interfaceEndpoints lists an endpoint twice")
+        return self

@@ -1,0 +1,17 @@
+"""Settings of the observability component (`mlkit:observability`)."""
+
+from __future__ import annotations
+
+from mlkit.settings import Email, LogRetentionDays, Secret, Section
+
+
+class ObservabilitySettings(Section):
+    """Where alarms go and how long logs are kept."""
+
+    log_retention_days: LogRetentionDays = 30
+    """Retention of every log group of the stack (a value CloudWatch Logs accepts)."""
+    alert_emails: tuple[Email, ...] = ()
+    """Addresses subscribed to the alert topic; each confirms by email."""
+    alert_https_endpoint: Secret | None = None
+    """Paging integration URL (PagerDuty, Opsgenie). It carries a token: set it with
+    `pulumi config set --secret --path mlkit:observability.alertHttpsEndpoint URL`."""

@@ -1,0 +1,48 @@
+"""The platform context: what every component stands on, built once by the platform base.
+
+Components receive it whole (as eks-blueprints add-ons receive the cluster's context), so
+their own args carry only what is specific to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from modules.common import Durability
+
+
+@dataclass(frozen=True)
+class Platform:
+    stack: str
+    """Stack name; prefixes physical names that must be known up front."""
+    region: str
+    """Region of the stack."""
+    account_id: pulumi.Input[str]
+    """Account of the stack: roles trust only it, ARNs are built with it."""
+    durability: Durability
+    """How stateful resources survive deletes (from the `durability` setting)."""
+    kms_key_arn: pulumi.Input[str]
+    """The stack's customer-managed key, for everything a component encrypts."""
+    artifacts_bucket_name: pulumi.Input[str]
+    """The stack's secure artifacts bucket (code, data sets, models, captured data)."""
+    artifacts_bucket_arn: pulumi.Input[str]
+    """Its ARN."""
+    alert_topic_arn: pulumi.Input[str]
+    """Encrypted topic every alarm notifies."""
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets workloads run in."""
+    security_group_ids: Sequence[pulumi.Input[str]]
+    """Security groups of those workloads."""
+    log_retention_days: int
+    """Retention of every log group."""
+    noncurrent_version_retention_days: int = 30
+    """Lifecycle of replaced object versions in the stack's buckets."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Stack tags (`owner`, `cost-center`, `mlkit:blueprint`, `mlkit:environment`, ...)."""
+
+    def component_tags(self, component: str) -> dict[str, str]:
+        """Stack tags plus `mlkit:component`, for everything a component creates."""
+        return dict(self.tags) | {"mlkit:component": component}

@@ -1,0 +1,16 @@
+"""Settings of the security component (`mlkit:security`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlkit.settings import Section
+
+
+class SecuritySettings(Section):
+    """The stack's KMS key and the lifecycle of its buckets."""
+
+    key_deletion_window_days: int = Field(30, ge=7, le=30)
+    """Days a scheduled deletion of the stack key waits (7-30)."""
+    noncurrent_version_retention_days: int = Field(30, ge=1, le=3650)
+    """Days replaced or deleted object versions are kept in the stack's buckets."""

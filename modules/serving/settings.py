@@ -1,0 +1,65 @@
+"""Settings of the serving component (`mlkit:serving`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mlkit.settings import InstanceType, Section, backend_setting
+from modules.serving import BACKENDS
+
+Backend = backend_setting(BACKENDS)
+
+
+class ServingSettings(Section):
+    """The real-time endpoint and the scoring API in front of it."""
+
+    backend: Backend = "sagemaker"
+    """Serving implementation."""
+    model_version: int | None = Field(None, ge=1)
+    """Version of the stack's own model package group to serve; `mlkit promote STACK VERSION`
+    writes it after checking that it is Approved. None deploys everything but the endpoint
+    (a fresh account has no model yet)."""
+    shadow_model_version: int | None = Field(None, ge=1)
+    """Challenger version that receives a copy of the traffic; its answers are only logged."""
+    mode: Literal["serverless", "instances"] = "serverless"
+    """`serverless` scales to zero (no data capture, no canary); `instances` for production."""
+    instance_type: InstanceType = "ml.c5.xlarge"
+    """Instance type in `instances` mode."""
+    min_instances: int = Field(1, ge=1, le=100)
+    """Instances always running (and the autoscaling floor)."""
+    max_instances: int = Field(4, ge=1, le=100)
+    """Autoscaling ceiling."""
+    target_invocations_per_instance: int = Field(600, ge=1)
+    """Autoscaling target, invocations per instance per minute."""
+    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    """Memory of a serverless endpoint."""
+    serverless_max_concurrency: int = Field(5, ge=1, le=200)
+    """Concurrent invocations of a serverless endpoint."""
+    data_capture_percent: int = Field(0, ge=0, le=100)
+    """Share of requests and responses captured for monitoring (instances mode only)."""
+    canary_percent: int = Field(10, ge=1, le=50)
+    """Traffic shifted to a new model first in blue/green deployments."""
+    canary_wait_minutes: int = Field(10, ge=1, le=60)
+    """Minutes the canary bakes before the rest of the traffic shifts."""
+    api_auth: Literal["iam", "jwt"] = "iam"
+    """Scoring API authorization: SigV4-signed callers, or a JWT from an identity provider."""
+    jwt_issuer: str | None = None
+    """Issuer URL, required with `apiAuth: jwt`."""
+    jwt_audience: tuple[str, ...] = ()
+    """Accepted audiences, required with `apiAuth: jwt`."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServingSettings:
+        if self.max_instances < self.min_instances:
+            raise ValueError("maxInstances is below minInstances")
+        if self.mode == "serverless" and self.data_capture_percent:
+            raise ValueError("dataCapturePercent: serverless endpoints cannot capture data")
+        if self.mode == "serverless" and self.shadow_model_version:
+            raise ValueError("shadowModelVersion: needs mode 'instances'")
+        if self.api_auth == "jwt" and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("apiAuth jwt needs jwtIssuer and jwtAudience")
+        if self.shadow_model_version and not self.model_version:
+            raise ValueError("shadowModelVersion: needs a modelVersion to shadow")
+        return self

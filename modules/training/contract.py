@@ -1,0 +1,24 @@
+"""The training role `pipeline`: what its backends give the rest of the platform, and their
+registry. A backend is `(name, platform, TrainingArgs, opts) -> TrainingPipeline`."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pulumi
+
+from modules.registry import Backends
+
+
+class TrainingPipeline(Protocol):
+    """What a training backend gives: a pipeline monitoring can start, and its images."""
+
+    pipeline_name: pulumi.Output[str]
+    """Pipeline the retraining trigger starts (its evaluation gate decides promotion)."""
+    pipeline_arn: pulumi.Output[str]
+    """Its ARN (what a starter is granted)."""
+    repository_url: pulumi.Output[str]
+    """Repository for the stack's own training images."""
+
+
+BACKENDS = Backends("training", "pipeline")
