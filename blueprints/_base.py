@@ -3,6 +3,7 @@ and the platform context built from them, which every ML component receives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,11 @@ from modules.observability.settings import ObservabilitySettings
 from modules.platform import Platform
 from modules.security import SecureBucket, SecureBucketArgs, StackKey, StackKeyArgs
 from modules.security.settings import SecuritySettings
+from modules.training import ATHENA_RESULTS_EXPIRY_DAYS, ATHENA_RESULTS_PREFIX
+
+ARTIFACT_EXPIRATIONS = {ATHENA_RESULTS_PREFIX: ATHENA_RESULTS_EXPIRY_DAYS}
+"""Scratch prefixes of the artifacts bucket (its one lifecycle configuration): the training
+pipeline's Athena query results (metadata and manifests of its UNLOADs)."""
 
 
 class PlatformSettings(StackSettings):
@@ -87,7 +93,11 @@ def availability_zones(settings: PlatformSettings) -> list[str]:
     return list(names[:count])
 
 
-def build_platform_base(settings: PlatformSettings, stack: str) -> PlatformBase:
+def build_platform_base(
+    settings: PlatformSettings, stack: str, required_endpoints: Sequence[str] = ()
+) -> PlatformBase:
+    """The base of `stack`; `required_endpoints` are interface endpoints the blueprint's own
+    workloads cannot run without, added to those the settings list."""
     tags = settings.stack_tags()
     durability = Durability.from_setting(settings.durability)
     account_id = aws.get_caller_identity_output().account_id
@@ -129,7 +139,9 @@ def build_platform_base(settings: PlatformSettings, stack: str) -> PlatformBase:
             region=settings.region,
             availability_zones=availability_zones(settings),
             cidr_block=str(net.cidr_block),
-            interface_endpoints=net.interface_endpoints,
+            interface_endpoints=tuple(
+                dict.fromkeys([*net.interface_endpoints, *required_endpoints])
+            ),
             flow_logs=flow_logs if net.flow_logs else None,
             tags=tags,
         ),
@@ -140,6 +152,7 @@ def build_platform_base(settings: PlatformSettings, stack: str) -> PlatformBase:
             kms_key_arn=key.key_arn,
             durability=durability,
             noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
+            expire_prefixes=ARTIFACT_EXPIRATIONS,
             tags=tags,
         ),
     )

@@ -15,7 +15,7 @@ import pulumi
 from pydantic import Field, model_validator
 
 from blueprints._base import BASE_COMPONENTS, PlatformSettings, build_platform_base
-from functions.training.definition import MONITORING_BASELINE_DIR, load_images
+from functions.training.definition import load_images, monitoring_baseline_uri
 from mlkit.blueprint import Blueprint
 from mlkit.settings import Identifier, Section
 from mlkit.stackfile import code_version
@@ -33,12 +33,11 @@ from modules.metadata import MetadataArgs, ModelRegistry, lineage_tags
 from modules.metadata.settings import MetadataSettings
 from modules.monitoring import (
     DashboardArgs,
-    DataQualityArgs,
     EndpointAlarms,
     EndpointAlarmsArgs,
     FeaturePipelineAlarms,
-    ModelMonitorArgs,
-    ModelQualityArgs,
+    MlflowTarget,
+    MonitoringJobsArgs,
     PipelineAlarmsArgs,
     RetrainingTrigger,
     RetrainingTriggerArgs,
@@ -52,17 +51,23 @@ from modules.serving.settings import ServingSettings
 from modules.training import TrainingArgs, TrainingPipeline, image_repository_arn
 from modules.training.settings import TrainingSettings
 
+# The training pipeline's BuildDataset job calls Athena from the VPC, which has no NAT (every
+# other job is network-isolated): the fraud stacks need the endpoint in every environment.
+REQUIRED_ENDPOINTS = ("athena",)
 TRANSACTIONS_GROUP = "transactions"
 NO_ENDPOINT = (
     "not deployed: run `mlkit promote STACK VERSION` with an Approved version of the "
     "model package group (it sets mlkit:serving.modelVersion)"
 )
-# The training pipeline's data-set step reads these groups (pipeline parameter -> group).
-PIPELINE_GROUPS = {
-    "TransactionsS3Uri": "transactions",
-    "CardAggregatesS3Uri": "card_aggregates",
-    "CustomerProfileS3Uri": "customer_profile",
-}
+NO_MONITORING = (
+    "not deployed: build functions/monitoring/Dockerfile, push it to ECR, set "
+    "mlkit:monitoring.jobImage (repo@sha256:...)"
+)
+NO_CAPTURE = "not deployed: the endpoint captures no data (serving.dataCapturePercent is 0)"
+LABELS_PREFIX = "ground-truth/monitoring"
+"""Where late labels for model quality go (JSON lines under yyyy/mm/dd/hh/)."""
+# The training pipeline's data-set step reads these groups' offline stores (their Glue tables).
+PIPELINE_GROUPS = training.OFFLINE_GROUPS
 
 
 class ModelSettings(Section):
@@ -139,7 +144,7 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
     component's `backend` setting), handed the platform and its own args."""
     assert settings.feature_store and settings.streaming and settings.model  # validated
     assert settings.metadata and settings.serving and settings.monitoring
-    base = build_platform_base(settings, stack)
+    base = build_platform_base(settings, stack, REQUIRED_ENDPOINTS)
     platform = base.platform
     groups = [
         FeatureGroupSpec(
@@ -152,6 +157,7 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
             online=group.online,
             offline=group.offline,
             ttl_days=group.ttl_days,
+            required=group.required,
         )
         for group in settings.feature_store.feature_groups
     ]
@@ -175,6 +181,8 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
             retention_hours=streaming.retention_hours,
             batch_size=streaming.batch_size,
             max_retries=streaming.max_retries,
+            parallelization_factor=streaming.parallelization_factor,
+            memory_mb=streaming.aggregator_memory_mb,
         ),
     )
     registry = metadata.BACKENDS.get(settings.metadata.backend)(
@@ -186,12 +194,13 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
         ),
     )
     pipeline = train(settings, platform, groups, features, registry)
-    serving_outputs = serve(settings, platform, groups, features, pipeline)
+    serving_outputs = serve(settings, platform, groups, features, pipeline, registry)
     FeaturePipelineAlarms(
         f"{stack}-feature-alarms",
         platform,
         PipelineAlarmsArgs(
             aggregator_function_name=ingestion.function_name,
+            aggregate_group_name=features.group_names[streaming.aggregate_group],
             dead_letter_queue_name=ingestion.dead_letter_queue_name,
             max_iterator_age_seconds=settings.monitoring.max_iterator_age_seconds,
         ),
@@ -235,21 +244,20 @@ def train(
 ) -> TrainingPipeline:
     """The training pipeline over the offline store, registering into the model group."""
     assert settings.training and settings.model
-    missing = sorted(set(PIPELINE_GROUPS.values()) - {g.name for g in groups})
+    missing = sorted(set(PIPELINE_GROUPS) - {g.name for g in groups})
     if missing:
         raise settings.config_error(
             "featureStore.featureGroups",
             f"the training pipeline reads groups {missing}; declare them",
         )
-    offline_prefix = pulumi.Output.concat(
-        features.offline_s3_uri,
-        "/",
-        platform.account_id,
-        "/sagemaker/",
-        platform.region,
-        "/offline-store/",
-    )
     by_name = {group.name: group for group in groups}
+    online_only = [g for g in PIPELINE_GROUPS if not by_name[g].offline]
+    if online_only:
+        raise settings.config_error(
+            "featureStore.featureGroups",
+            f"the training pipeline reads the offline stores of {online_only}; set offline: true",
+        )
+    store = f"{platform.stack}-features"
     defaults = online_defaults(settings, groups)
 
     def feature(group: FeatureGroupSpec, name: str, kind: str) -> dict[str, Any]:
@@ -274,16 +282,11 @@ def train(
         platform,
         TrainingArgs(
             offline_bucket_arn=pulumi.Output.concat("arn:aws:s3:::", features.offline_bucket_name),
-            offline_group_uris={
-                parameter: pulumi.Output.concat(
-                    offline_prefix,
-                    deployed_group_name(f"{platform.stack}-features", by_name[g].name),
-                )
-                for parameter, g in PIPELINE_GROUPS.items()
+            offline_database=features.catalog_database,
+            # The Glue table the feature store names in each group's DataCatalogConfig.
+            offline_tables={
+                g: deployed_group_name(store, g).replace("-", "_") for g in PIPELINE_GROUPS
             },
-            labels_uri=pulumi.Output.concat(
-                "s3://", platform.artifacts_bucket_name, "/ground-truth/labels"
-            ),
             feature_schema=feature_schema,
             model_package_group_name=registry.model_package_group_name,
             model_package_group_arn=registry.model_package_group_arn,
@@ -292,6 +295,7 @@ def train(
             training_instance_type=settings.training.training_instance_type,
             processing_instance_type=settings.training.processing_instance_type,
             training_window_days=settings.training.training_window_days,
+            athena_scan_limit_gb=settings.training.athena_scan_limit_gb,
             code_version=code_version(),
         ),
     )
@@ -302,7 +306,10 @@ def online_defaults(
 ) -> dict[str, dict[str, int | float]]:
     """Values for online features with no record. A card with no transaction in a window has
     a count and a sum of zero: the one place where a missing value has a true default. Training
-    fills the same defaults, so the two see the same value."""
+    fills the same defaults, so the two see the same value. Every other online feature without
+    a value (e.g. a customer with no profile record) is missing in both, an empty CSV field
+    that XGBoost treats as missing, unless its group lists it as `required` (the scoring API
+    then answers 422)."""
     assert settings.streaming
     aggregate = next(g for g in groups if g.name == settings.streaming.aggregate_group)
     zero = {"integral": 0, "fractional": 0.0}
@@ -348,6 +355,7 @@ def serve(
     groups: list[FeatureGroupSpec],
     features: FeatureGroups,
     pipeline: TrainingPipeline,
+    registry: ModelRegistry,
 ) -> dict[str, Any]:
     """The endpoint, its alarms and the scoring API, when an approved package is named; and
     where inputs are captured, monitoring whose signal can start retraining."""
@@ -375,6 +383,7 @@ def serve(
             variant_name=PRIMARY_VARIANT,
             latency_p99_ms=settings.monitoring.latency_p99_ms,
             max_5xx_per_5_minutes=settings.monitoring.max_5xx_per_5_minutes,
+            max_4xx_per_5_minutes=settings.monitoring.max_4xx_per_5_minutes,
         ),
     )
     images = region_images(settings)
@@ -434,58 +443,102 @@ def serve(
             tags=lineage,
         ),
     )
-    outputs: dict[str, Any] = {}
+    outputs: dict[str, Any] = {"monitoring": NO_CAPTURE}
     if spec.data_capture_percent:
-        job = {
-            "endpoint_name": endpoint.endpoint_name,
-            "image_uri": images["monitoring"],
-            "image_repository_arn": image_repository_arn(images["monitoring"]),
-        }
-        # The name prefixes the backend's monitors (`<stack>-data-quality`, ...).
-        signal = monitoring.BACKENDS.get(settings.monitoring.backend)(
-            stack,
-            platform,
-            ModelMonitorArgs(
-                data_quality=DataQualityArgs(
-                    features=schema["order"],
-                    baseline_uri=pulumi.Output.concat(
-                        "s3://",
-                        platform.artifacts_bucket_name,
-                        "/training/",
-                        MONITORING_BASELINE_DIR,
-                    ),
-                    schedule=settings.monitoring.data_quality_schedule,
-                    drift_threshold=settings.monitoring.drift_threshold,
-                    **job,
-                ),
-                model_quality=ModelQualityArgs(
-                    ground_truth_uri=pulumi.Output.concat(
-                        "s3://", platform.artifacts_bucket_name, "/ground-truth/monitoring"
-                    ),
-                    min_auc=settings.training.auc_threshold,
-                    schedule=settings.monitoring.model_quality_schedule,
-                    **job,
-                ),
-            ),
+        assert endpoint.data_capture_uri is not None  # the endpoint captures
+        outputs = monitor(
+            settings, platform, endpoint.data_capture_uri, package_arn, schema, pipeline, registry
         )
-        outputs["driftAlarm"] = signal.drift_alarm_name
-        outputs["modelQualityAlarm"] = signal.quality_alarm_name
-        if settings.monitoring.retrain_on_drift:
-            trigger = RetrainingTrigger(
-                f"{stack}-retraining",
-                platform,
-                RetrainingTriggerArgs(
-                    alarm_names=[signal.drift_alarm_name, signal.quality_alarm_name],
-                    pipeline_name=pipeline.pipeline_name,
-                    min_interval_hours=settings.monitoring.retrain_min_interval_hours,
-                ),
-            )
-            outputs["retrainGuard"] = trigger.function_name
     return outputs | {
         "endpoint": endpoint.endpoint_name,
         "scoreUrl": api.score_url,
         "modelInputSchema": schema,
     }
+
+
+def monitor(
+    settings: Settings,
+    platform: Platform,
+    capture_uri: pulumi.Output[str],
+    package_arn: pulumi.Output[str],
+    schema: Mapping[str, Any],
+    pipeline: TrainingPipeline,
+    registry: ModelRegistry,
+) -> dict[str, Any]:
+    """Monitoring of the serving version's captured data (when the jobs' image is set) and the
+    retraining trigger on its drift and quality alarms. The trigger is deployed with data
+    capture, image or not: it listens to the alarms by name, so it works as soon as the image
+    is set, and its guard's log group (kept in prod) does not come and go with the image."""
+    assert settings.monitoring and settings.training and settings.metadata
+    stack, spec = platform.stack, settings.monitoring
+    name = endpoint_name(stack)
+    outputs: dict[str, Any] = {}
+    if spec.job_image is None:
+        pulumi.log.warn(f"mlkit: no monitoring jobs in {stack}: {NO_MONITORING}")
+        outputs["monitoring"] = NO_MONITORING
+        alarm_names: list[pulumi.Input[str]] = [
+            monitoring.drift_alarm_name(name),
+            monitoring.quality_alarm_name(name),
+        ]
+    else:
+        image_region = spec.job_image.split(".dkr.ecr.")[1].split(".")[0]
+        if image_region != settings.region:
+            raise settings.config_error(
+                "monitoring.jobImage",
+                f"the image is in {image_region}, the stack in {settings.region}: push it to "
+                "the stack's region (or replicate it there)",
+            )
+        mlflow_arn = registry.mlflow_arn
+        signal = monitoring.BACKENDS.get(spec.backend)(
+            f"{stack}-monitoring",
+            platform,
+            MonitoringJobsArgs(
+                endpoint_name=name,
+                variant_name=PRIMARY_VARIANT,
+                capture_uri=capture_uri,
+                labels_uri=pulumi.Output.concat(
+                    "s3://", platform.artifacts_bucket_name, "/", LABELS_PREFIX
+                ),
+                # Published by the training pipeline for each registered version.
+                baseline_uri=pulumi.Output.all(platform.artifacts_bucket_name, package_arn).apply(
+                    lambda parts: monitoring_baseline_uri(*parts)
+                ),
+                model_package_arn=package_arn,
+                features=list(schema["order"]),
+                min_auc=settings.training.auc_threshold,
+                job_image=spec.job_image,
+                drift_schedule=spec.drift_schedule,
+                drift_window_hours=spec.drift_window_hours,
+                drift_threshold=spec.drift_threshold,
+                min_captured_rows=spec.min_captured_rows,
+                quality_schedule=spec.quality_schedule,
+                label_lookback_hours=spec.label_lookback_hours,
+                min_labeled_predictions=spec.min_labeled_predictions,
+                decision_threshold=spec.decision_threshold,
+                instance_type=spec.instance_type,
+                mlflow=None
+                if mlflow_arn is None
+                else MlflowTarget(mlflow_arn, app=settings.metadata.mlflow == "serverless"),
+            ),
+        )
+        outputs["monitoring"] = (
+            f"{spec.backend}: drift {spec.drift_schedule}, quality {spec.quality_schedule} (UTC)"
+        )
+        outputs["driftAlarm"] = signal.drift_alarm_name
+        outputs["modelQualityAlarm"] = signal.quality_alarm_name
+        alarm_names = [signal.drift_alarm_name, signal.quality_alarm_name]
+    if spec.retrain_on_drift:
+        trigger = RetrainingTrigger(
+            f"{stack}-retraining",
+            platform,
+            RetrainingTriggerArgs(
+                alarm_names=alarm_names,
+                pipeline_name=pipeline.pipeline_name,
+                min_interval_hours=spec.retrain_min_interval_hours,
+            ),
+        )
+        outputs["retrainGuard"] = trigger.function_name
+    return outputs
 
 
 BLUEPRINT = Blueprint(
@@ -499,14 +552,16 @@ BLUEPRINT = Blueprint(
         "feature registry; Kinesis stream aggregated by Lambda into the online store",
         "metadata": "model package group with approval notifications; MLflow on SageMaker "
         "(serverless app or tracking server by environment)",
-        "training": "SageMaker pipeline (point-in-time data set from the offline store, "
-        "validate, train, evaluate, AUC gate, register pending approval) in the VPC with "
-        "network isolation; ECR repository (immutable, scanned)",
+        "training": "SageMaker pipeline (point-in-time data set by Athena from the offline "
+        "store, validate, train, evaluate, AUC gate, register pending approval, the version's "
+        "monitoring baseline under its package ARN) in the VPC, network-isolated but the "
+        "Athena step; ECR repository (immutable, scanned)",
         "serving": "VPC-only endpoint from an approved package (serverless in dev; "
         "instances with autoscaling, data capture, canary blue/green and rollback alarms "
         "in prod; optional shadow); IAM/JWT scoring API enforcing the model's input schema",
-        "monitoring": "endpoint latency/5xx/4xx alarms; Model Monitor data quality on "
-        "captured inputs with one drift alarm per feature; drift -> guarded retraining; "
+        "monitoring": "endpoint latency/5xx/4xx alarms; the kit's scheduled jobs on captured "
+        "data (drift per feature against the serving version's baseline, live AUC with late "
+        "labels) with one drift alarm per feature; drift or AUC -> guarded retraining; "
         "feature freshness and dead-letter alarms; dashboard",
     },
     build=build,

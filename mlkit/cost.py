@@ -27,7 +27,10 @@ AGGREGATOR_BATCH = 100  # events per aggregator invocation
 AGGREGATOR_SECONDS = 1.0  # per invocation
 STATE_WRITES_PER_EVENT = 3  # dedupe marker, window bucket, newest event time
 MONITORING_RUN_HOURS = 1 / 6  # a Model Monitor job on captured data: about 10 minutes
-PIPELINE_PROCESSING_HOURS = 4 * 0.25  # data set, validation, baseline, evaluation jobs
+PIPELINE_PROCESSING_HOURS = 5 * 0.25  # data set, validation, baselines, evaluation jobs
+ATHENA_QUERIES_PER_RUN = 1  # the data-set UNLOAD of each training run
+ATHENA_MIN_MB_PER_QUERY = 10  # Athena bills at least 10 MB per query
+GB_PER_TB = 1024
 
 # Types that cost nothing by themselves (their usage, if any, is priced elsewhere).
 FREE_TYPES = frozenset(
@@ -47,6 +50,7 @@ FREE_TYPES = frozenset(
         "aws:ec2/vpc:Vpc",
         "aws:ecr/lifecyclePolicy:LifecyclePolicy",
         "aws:glue/catalogDatabase:CatalogDatabase",
+        "aws:glue/catalogTable:CatalogTable",  # catalog objects: the first million are free
         "aws:iam/role:Role",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:kms/alias:Alias",
@@ -380,6 +384,18 @@ def _pipeline(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
     return 0.0, runs * per_run, f"{runs} runs x ({ctx.load.training_hours_per_run} h training)"
 
 
+def _athena_workgroup(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
+    """Queries are billed by the data they scan. Assumed: each training run's data-set query
+    scans all the stored data (`load.storedGb`, an upper bound: the joined groups are read
+    over their whole history), capped by the workgroup's per-query cutoff, at least 10 MB."""
+    cutoff = (r.inputs.get("configuration") or {}).get("bytesScannedCutoffPerQuery")
+    gb = ctx.load.stored_gb if cutoff is None else min(ctx.load.stored_gb, float(cutoff) / 1e9)
+    gb = max(gb, ATHENA_MIN_MB_PER_QUERY / 1024)
+    queries = ctx.load.training_runs_per_month * ATHENA_QUERIES_PER_RUN
+    usage = queries * gb / GB_PER_TB * ctx.usd("athena-scanned-tb")
+    return 0.0, usage, f"{queries} queries x {gb:.0f} GB scanned"
+
+
 def _mlflow_server(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
     size = str(r.inputs.get("trackingServerSize", "Small")).lower()
     return ctx.hours * ctx.usd(f"sagemaker-mlflow-{size}-hour"), 0.0, f"{size} tracking server"
@@ -406,6 +422,7 @@ RULES: dict[str, Rule] = {
     "aws:appautoscaling/target:Target": _scaling_target,
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": _monitoring_schedule,
     "aws:sagemaker/pipeline:Pipeline": _pipeline,
+    "aws:athena/workgroup:Workgroup": _athena_workgroup,
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": _mlflow_server,
 }
 

@@ -29,6 +29,19 @@ def plan_of() -> Callable[[str], Plan]:
 
 
 @pytest.fixture
+def cached_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line plans shipped stacks from the session's cache (plans of unchanged
+    files are deterministic): for tests of what the CLI does with plans, not of planning."""
+    import mlkit.plan
+
+    real = mlkit.plan.plan_stack
+    shipped = set(shipped_stacks())
+    monkeypatch.setattr(
+        mlkit.plan, "plan_stack", lambda stack: _plan(stack) if stack in shipped else real(stack)
+    )
+
+
+@pytest.fixture
 def record_program() -> Callable[[Callable[[], object]], Recording]:
     """Record what a small program (e.g. one component) registers."""
 

@@ -7,7 +7,7 @@ import pytest
 from modules import feature_store, metadata, monitoring, serving, training
 from modules.feature_store import FeatureStore, StreamingIngestion
 from modules.metadata import Metadata
-from modules.monitoring.model_monitor import model_monitors
+from modules.monitoring.kit_jobs import monitoring_jobs
 from modules.registry import Backends
 from modules.serving import RealtimeEndpoint
 from modules.training import Training
@@ -28,7 +28,7 @@ def test_every_component_registers_its_backends_by_role() -> None:
         ("metadata", "registry", ("sagemaker",)),
         ("training", "pipeline", ("sagemaker",)),
         ("serving", "endpoint", ("sagemaker",)),
-        ("monitoring", "signal", ("sagemaker",)),
+        ("monitoring", "signal", ("kit-jobs",)),
     ]
     assert [r.get(r.names()[0]) for r in registries] == [
         FeatureStore,
@@ -36,7 +36,7 @@ def test_every_component_registers_its_backends_by_role() -> None:
         Metadata,
         Training,
         RealtimeEndpoint,
-        model_monitors,
+        monitoring_jobs,
     ]
     for registry in registries:
         for backend in registry.backends():

@@ -183,7 +183,7 @@ def test_prices_write_needs_refresh(capsys) -> None:
     assert "prices --write needs --refresh" in capsys.readouterr().err
 
 
-def test_plan_several_stacks_in_one_process(tmp_path: Path, capsys) -> None:
+def test_plan_several_stacks_in_one_process(tmp_path: Path, capsys, cached_plans) -> None:
     assert main(["plan", "base-dev", "base-prod", "--json", "--out", str(tmp_path)]) == EXIT_OK
     plans = json.loads(capsys.readouterr().out)
     assert [plan["stack"] for plan in plans] == ["base-dev", "base-prod"]
@@ -191,7 +191,7 @@ def test_plan_several_stacks_in_one_process(tmp_path: Path, capsys) -> None:
     assert json.loads((tmp_path / "base-prod.json").read_text()) == plans[1]
 
 
-def test_plan_all_plans_every_shipped_stack_and_reports_each(capsys) -> None:
+def test_plan_all_plans_every_shipped_stack_and_reports_each(capsys, cached_plans) -> None:
     from mlkit.stackfile import shipped_stacks
 
     assert main(["plan", "--all"]) == EXIT_OK

@@ -104,6 +104,29 @@ def test_autoscaling_prices_only_instances_above_the_minimum() -> None:
     assert by_name == {"config": (335.8, 0.0), "target": (0.0, round(3 * 730 * 0.23, 2))}
 
 
+def test_athena_is_priced_by_the_data_its_training_queries_scan() -> None:
+    def workgroup(cutoff_bytes: float | None) -> RecordedResource:
+        configuration = {} if cutoff_bytes is None else {"bytesScannedCutoffPerQuery": cutoff_bytes}
+        return resource("aws:athena/workgroup:Workgroup", configuration=configuration)
+
+    # 2 runs a month, each scanning the 100 GB stored (under the 1000 GB cutoff), $5 per TB.
+    assert only(cost(workgroup(1e12))) == (0.0, round(2 * 100 / 1024 * 5.0, 4))  # 0.9766
+    assert only(cost(workgroup(None))) == (0.0, 0.9766)
+    # The workgroup cancels a query past its cutoff: 50 GB at most.
+    assert only(cost(workgroup(50e9))) == (0.0, round(2 * 50 / 1024 * 5.0, 4))  # 0.4883
+    # Nothing stored still bills Athena's 10 MB minimum per query.
+    empty = LoadSettings(training_runs_per_month=1000, stored_gb=0)
+    assert only(cost(workgroup(1e12), load=empty)) == (0.0, round(1000 * 10 / 1024**2 * 5.0, 4))
+    assert load_prices().entries["athena-scanned-tb"]["source"] == (
+        "https://aws.amazon.com/athena/pricing/"
+    )
+
+
+def test_glue_tables_are_free() -> None:
+    estimate = cost(resource("aws:glue/catalogTable:CatalogTable"))
+    assert (estimate.resources, estimate.unpriced) == ((), ())
+
+
 def test_free_types_are_not_listed_and_unknown_types_are_reported() -> None:
     estimate = cost(resource("aws:iam/role:Role"), resource("aws:rds/instance:Instance", "db"))
     assert estimate.resources == ()

@@ -84,6 +84,35 @@ def test_interface_endpoints_in_every_private_subnet(record_program) -> None:
     ]
 
 
+def test_athena_endpoint_resolves_the_public_athena_name_privately(record_program) -> None:
+    """With private DNS, `athena.<region>.amazonaws.com` resolves to the endpoint inside the VPC
+    (Athena's interface endpoint doc): boto3 in the data-set job needs no endpoint URL."""
+    recording = network(record_program, interface_endpoints=("athena",))
+    assert recording.named("n-athena-endpoint").inputs == {
+        "privateDnsEnabled": True,
+        "securityGroupIds": ["n-endpoint-sg-id"],
+        "serviceName": "com.amazonaws.eu-west-1.athena",
+        "subnetIds": ["n-private-eu-west-1a-id", "n-private-eu-west-1b-id"],
+        "tags": {"Name": "n-athena-endpoint", "mlkit:component": "network"} | TAGS,
+        "vpcEndpointType": "Interface",
+        "vpcId": "n-vpc-id",
+    }
+
+
+def test_athena_is_an_endpoint_setting_the_fraud_blueprint_adds_everywhere(plan_of) -> None:
+    from typing import get_args
+
+    from modules.network.settings import InterfaceEndpoint, NetworkSettings
+
+    assert "athena" in get_args(InterfaceEndpoint)
+    assert NetworkSettings(interfaceEndpoints=["athena"]).interface_endpoints == ("athena",)
+    for stack in ("fraud-dev", "fraud-staging", "fraud-prod"):  # base stacks need none
+        names = {
+            r.name for r in plan_of(stack).recording.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        }
+        assert f"{stack}-network-athena-endpoint" in names, stack
+
+
 def test_flow_logs_go_to_an_encrypted_group_through_a_scoped_role(record_program) -> None:
     flow = FlowLogArgs(
         account_id="111122223333",

@@ -5,16 +5,27 @@ built by the backend its setting names."""
 from __future__ import annotations
 
 import json
+import os
+import re
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
+import boto3
 import pulumi
 import pytest
 import yaml
 
+from blueprints.realtime_fraud import NO_CAPTURE, NO_MONITORING
 from functions.scoring.handler import validate_schema
 from mlkit.plan import plan_stack
+from mlkit.settings import ConfigError
 from modules import feature_store, metadata, monitoring, serving, training
 from modules.platform import Platform
+
+MODEL_MONITOR = re.compile(r"monitoringSchedule|JobDefinition|aws-native")
+MONITORED = Path(__file__).parent / "good_stacks" / "Pulumi.fraud-monitored.yaml"
+MONITORED_IMAGE = yaml.safe_load(MONITORED.read_text())["config"]["mlkit:monitoring"]["jobImage"]
 
 
 def by_type(plan, type_):
@@ -49,12 +60,17 @@ def test_prod_has_the_whole_serving_path(plan_of) -> None:
         {"alarmName": "fraud-prod-fraud-5xx"},
     ]
     assert plan.recording.outputs["scoreUrl"].endswith("/score")
-    schedule = by_type(plan, "aws:sagemaker/monitoringSchedule:MonitoringSchedule")[0].inputs
-    assert schedule["monitoringScheduleConfig"]["monitoringType"] == "DataQuality"
-    job = by_type(plan, "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition")[0]
-    assert job.inputs["dataQualityBaselineConfig"]["statisticsResource"]["s3Uri"] == (
-        "s3://fraud-prod-artifacts-bucket/training/monitoring-baseline/statistics.json"
-    )
+    # No SageMaker Model Monitor (closed to new customers): the kit's own jobs need their
+    # image, which fraud-prod does not set yet; plan says so, and deploys the rest.
+    assert not [r for r in plan.recording.resources if MODEL_MONITOR.search(r.type)]
+    assert plan.recording.outputs["monitoring"] == NO_MONITORING
+    assert plan.recording.of_type("mlkit:monitoring:MonitoringJobs") == []
+    assert [
+        (v.policy, v.urn.rsplit("::", 1)[-1], v.enforcement)
+        for v in plan.policies.violations
+        if v.policy == "aws-sagemaker-endpoint-capture-monitored"
+    ] == [("aws-sagemaker-endpoint-capture-monitored", "fraud-prod-serving-config", "advisory")]
+    # The retraining trigger is there already, listening to the jobs' alarms by name.
     rule = json.loads(
         next(r for r in plan.recording.resources if r.name == "fraud-prod-retraining-rule").inputs[
             "eventPattern"
@@ -79,11 +95,7 @@ def shape(plan) -> dict[str, str]:
 
 def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     dev, prod = plan_of("fraud-dev"), plan_of("fraud-prod")
-    monitoring = {
-        name
-        for name in shape(prod)
-        if name.startswith(("-data-quality", "-model-quality", "-retraining"))
-    }
+    monitoring = {name for name in shape(prod) if name.startswith("-retraining")}
     only_prod = sorted(set(shape(prod)) - set(shape(dev)) - monitoring)
     only_dev = sorted(set(shape(dev)) - set(shape(prod)))
     assert only_dev == []
@@ -91,7 +103,6 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-fraud-dashboard",  # dev keeps no dashboard: $3/month beyond an account's first three
         "-network-ecr-api-endpoint",
         "-network-ecr-dkr-endpoint",
-        "-network-endpoint-sg",
         "-network-flow-log",
         "-network-flow-logs",
         "-network-flow-logs-role",
@@ -106,33 +117,18 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-serving-scaling-policy",
         "-serving-scaling-target",
     ]
-    # Drift monitoring needs captured data, which serverless endpoints cannot give.
-    assert sorted(monitoring) == sorted(
-        [
-            "-data-quality-job",
-            "-data-quality-schedule",
-            "-data-quality-drift",
-            "-data-quality-role",
-            "-data-quality-role-policy",
-            "-retraining-guard",
-            "-retraining-guard-logs",
-            "-retraining-guard-role",
-            "-retraining-guard-role-policy",
-            "-retraining-rule",
-            "-retraining-target",
-            "-retraining-invoke",
-            "-model-quality-job",
-            "-model-quality-schedule",
-            "-model-quality-auc",
-            "-model-quality-role",
-            "-model-quality-role-policy",
-            "-model-quality-aws-native",
-        ]
-        + [
-            f"-data-quality-drift-{f.replace('_', '-')}"
-            for f in prod.recording.outputs["modelInputSchema"]["order"]
-        ]
-    )
+    # Monitoring needs captured data, which serverless endpoints cannot give: dev has no
+    # retraining trigger, and says why.
+    assert sorted(monitoring) == [
+        "-retraining-guard",
+        "-retraining-guard-logs",
+        "-retraining-guard-role",
+        "-retraining-guard-role-policy",
+        "-retraining-invoke",
+        "-retraining-rule",
+        "-retraining-target",
+    ]
+    assert dev.recording.outputs["monitoring"] == NO_CAPTURE
     # Same names, different capacity and durability.
     assert shape(dev)["-fraud-model-mlflow"] == shape(prod)["-fraud-model-mlflow"]
     dev_variant = by_type(dev, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")[0]
@@ -140,6 +136,100 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     assert "dataCaptureConfig" not in dev_variant.inputs
     assert not any(r.protect for r in dev.recording.resources)
     assert by_type(dev, "aws:kinesis/stream:Stream")[0].inputs["shardCount"] == 1
+
+
+@cache
+def monitored_plan():
+    """fraud-prod with the monitoring jobs' image (tests/good_stacks), planned once."""
+    return plan_stack(str(MONITORED))
+
+
+def test_with_the_image_prod_monitors_the_serving_versions_capture(plan_of) -> None:
+    plan = monitored_plan()
+    named = {r.name: r for r in plan.recording.resources}
+    [component] = plan.recording.of_type("mlkit:monitoring:MonitoringJobs")
+    assert component.name == "fraud-monitored-monitoring"
+    endpoint = "fraud-monitored-fraud"
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/fraud-monitored-fraud-model/3"
+    bucket = "s3://fraud-monitored-artifacts-bucket"
+    config = by_type(plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")[0]
+    destination = config.inputs["dataCaptureConfig"]["destinationS3Uri"]
+    drift = json.loads(named[f"{component.name}-drift-schedule"].inputs["target"]["input"])
+    assert {
+        i["InputName"]: i["S3Input"]["S3Uri"] for i in drift["request"]["ProcessingInputs"]
+    } == {
+        # where SageMaker writes the endpoint's capture: <destination>/<endpoint>/<variant>/
+        "capture": f"{destination}/{endpoint}/primary/",
+        # the baseline of the version that serves (serving.modelVersion 3), not the last run's
+        "baseline": f"{bucket}/monitoring/baselines/{package}/baseline/",
+        "schema": f"{bucket}/monitoring/baselines/{package}/schema/",
+    }
+    arguments = drift["request"]["AppSpecification"]["ContainerArguments"]
+    assert arguments == [
+        "--endpoint-name",
+        endpoint,
+        "--window-hours",
+        "24",
+        "--drift-threshold",
+        "0.15",
+        "--min-rows",
+        "1000",
+        "--model-package-arn",
+        package,
+    ]
+    assert drift["request"]["AppSpecification"]["ImageUri"] == MONITORED_IMAGE
+    quality = json.loads(named[f"{component.name}-quality-schedule"].inputs["target"]["input"])
+    labels = quality["request"]["ProcessingInputs"][1]["S3Input"]["S3Uri"]
+    assert labels == f"{bucket}/ground-truth/monitoring/"
+    min_auc = quality["request"]["AppSpecification"]["ContainerArguments"][9]
+    assert float(min_auc) == plan.settings.training.auc_threshold  # the training gate
+    features = plan.recording.outputs["modelInputSchema"]["order"]
+    drift_alarms = [
+        r.inputs["name"]
+        for r in by_type(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")
+        if r.inputs["metricName"] == "FeatureDrift"
+    ]
+    assert sorted(drift_alarms) == sorted(f"{endpoint}-drift-{f}" for f in features)
+    # Results are logged to the stack's MLflow app too (the recorder's ARN for it is its own).
+    [mlflow] = by_type(plan, "aws:sagemaker/mlflowApp:MlflowApp")
+    publisher = named[f"{component.name}-publisher"].inputs["environment"]["variables"]
+    assert publisher["MLFLOW_ARN"].endswith(f":{mlflow.name}")
+    statements = json.loads(named[f"{component.name}-publisher-role-policy"].inputs["policy"])
+    assert {"Sid": "Mlflow", "Effect": "Allow", "Action": ["sagemaker:CallMlflowAppApi"]} | {
+        "Resource": [publisher["MLFLOW_ARN"]]
+    } in statements["Statement"]
+    four_xx = named["fraud-monitored-endpoint-alarms-4xx"].inputs
+    assert (four_xx["threshold"], four_xx["metricName"]) == (2, "Invocation4XXErrors")
+    rule = json.loads(named["fraud-monitored-retraining-rule"].inputs["eventPattern"])
+    assert rule["detail"]["alarmName"] == [f"{endpoint}-drift", f"{endpoint}-model-quality"]
+    assert plan.recording.outputs["monitoring"] == (
+        "kit-jobs: drift cron(0 * * * ? *), quality cron(0 3 * * ? *) (UTC)"
+    )
+    assert plan.policies.mandatory == []
+    assert [v.policy for v in plan.policies.violations] == ["aws-glue-data-catalog-encryption"]
+    # The retraining trigger is the one fraud-prod has without the image: same names.
+    assert {r.name.replace("fraud-monitored", "") for r in plan.recording.resources}.issuperset(
+        r.name.replace("fraud-prod", "")
+        for r in plan_of("fraud-prod").recording.resources
+        if r.name.startswith("fraud-prod-retraining")
+    )
+
+
+def test_a_monitoring_image_from_another_region_is_refused(tmp_path: Path) -> None:
+    stack = yaml.safe_load(MONITORED.read_text())
+    image = MONITORED_IMAGE.replace(".eu-west-1.", ".us-east-1.")
+    stack["config"]["mlkit:monitoring"]["jobImage"] = image
+    path = tmp_path / "Pulumi.fraud-elsewhere.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    with pytest.raises(ConfigError) as error:
+        plan_stack(str(path))
+    assert error.value.problems == [
+        (
+            "mlkit:monitoring.jobImage",
+            "the image is in us-east-1, the stack in eu-west-1: push it to the stack's region "
+            "(or replicate it there)",
+        )
+    ]
 
 
 def test_fresh_account_deploys_without_endpoint_and_says_so(tmp_path: Path) -> None:
@@ -193,6 +283,8 @@ def test_schema_is_derived_from_the_feature_groups(plan_of) -> None:
         "txn_count_24h": 0,
     }
     assert customers["defaults"] == {}
+    # Nothing is marked required: a customer without a profile is scored with missing values.
+    assert cards["required"] == customers["required"] == []
     assert schema["order"][0] == "amount"
 
 
@@ -310,9 +402,9 @@ ROLES = {
         monitoring,
         "BACKENDS",
         "monitoring",
-        "{stack}",
+        "{stack}-monitoring",
         lambda args: {"drift_alarm_name": "fake-drift", "quality_alarm_name": "fake-quality"},
-        ["mlkit:monitoring:DataQualityMonitoring", "mlkit:monitoring:ModelQualityMonitoring"],
+        ["mlkit:monitoring:MonitoringJobs"],
     ),
 }
 
@@ -330,6 +422,8 @@ def test_the_blueprint_builds_the_backend_its_setting_names(tmp_path: Path, role
     try:
         stack = yaml.safe_load(Path("stacks/Pulumi.fraud-prod.yaml").read_text())
         stack["config"].setdefault(f"mlkit:{section}", {})["backend"] = "fake"
+        if role == "signal":  # monitoring backends are built once the jobs' image is set
+            stack["config"]["mlkit:monitoring"]["jobImage"] = MONITORED_IMAGE
         path = tmp_path / "Pulumi.fraud-fake.yaml"
         path.write_text(yaml.safe_dump(stack))
         plan = plan_stack(str(path))
@@ -350,3 +444,132 @@ def test_the_blueprint_builds_the_backend_its_setting_names(tmp_path: Path, role
     assert [r.name for r in plan.recording.of_type("mlkit:test:FakeBackend")] == [name]
     for default_type in default_types:  # the default backend is not built
         assert plan.recording.of_type(default_type) == []
+
+
+def test_a_customer_without_a_profile_gets_the_same_model_input_in_training_and_serving(
+    plan_of, monkeypatch
+) -> None:
+    """Parity for missing slow-moving features, end to end from fraud-prod's own schemas: the
+    training-set SQL (on DuckDB, as tests/functions/test_dataset_sql.py runs it) over an
+    offline store where the customer has no profile record, and the scoring handler for the
+    same transaction with no online profile record, give the same model input line."""
+    import duckdb
+    from botocore.stub import Stubber
+
+    from functions.scoring import handler as scoring
+    from tests.functions.test_dataset_sql import TEMPLATE, TRINO_MACROS, build_dataset
+
+    plan = plan_of("fraud-prod")
+    serving_schema = plan.recording.outputs["modelInputSchema"]
+    training_schema = json.loads(
+        next(
+            r for r in plan.recording.resources if r.name == "fraud-prod-training-feature-schema"
+        ).inputs["content"]
+    )
+    card = {
+        "card_id": "c1",
+        "event_time": "2024-04-25T09:59:00.000Z",
+        "txn_count_10m": 2,
+        "txn_amount_10m": 40.5,
+        "txn_count_1h": 3,
+        "txn_amount_1h": 61.25,
+        "txn_count_24h": 7,
+        "txn_amount_24h": 310.0,
+    }
+    transaction = {
+        "transaction_id": "t1",
+        "card_id": "c1",
+        "customer_id": "u1",  # no profile record, offline or online
+        "merchant_id": "m1",
+        "merchant_category": "5411",
+        "amount": 125.5,
+        "currency": "EUR",
+        "channel": "online",
+        "event_time": "2024-04-25T10:00:00.000Z",
+    }
+    other_profile = {  # another customer's profile: the join runs, it just finds nothing
+        "customer_id": "u2",
+        "event_time": "2024-04-01T00:00:00.000Z",
+        "account_age_days": 400,
+        "home_country": "FR",
+        "avg_monthly_spend": 850.0,
+        "chargebacks_12m": 0,
+    }
+    rows = {"transactions": [transaction], "card_aggregates": [card]}
+    rows["customer_profile"] = [other_profile]
+
+    # Training: the offline store as Feature Store lays it out, the query build_dataset renders.
+    sql_types = {"string": "VARCHAR", "integral": "BIGINT", "fractional": "DOUBLE"}
+    connection = duckdb.connect(config={"threads": 1})
+    connection.execute("SET TimeZone = 'UTC'")
+    for macro in TRINO_MACROS:
+        connection.execute(macro)
+    connection.execute('CREATE SCHEMA "features"')
+    connection.execute('CREATE SCHEMA "truth"')
+    for group in training_schema["featureGroups"]:
+        columns = {f["name"]: sql_types[f["type"]] for f in group["features"]}
+        columns |= {"write_time": "TIMESTAMP", "api_invocation_time": "TIMESTAMP"}
+        columns |= {"is_deleted": "BOOLEAN"}
+        table = f'"features"."{group["name"]}"'
+        connection.execute(
+            f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
+        )
+        for row in rows[group["name"]]:
+            values = [row.get(name) for name in list(columns)[:-3]]
+            values += ["2024-04-25 10:05:00", "2024-04-25 10:05:00", False]
+            marks = ", ".join("?" for _ in values)
+            connection.execute(f"INSERT INTO {table} VALUES ({marks})", values)
+    connection.execute(
+        'CREATE TABLE "truth"."labels" (transaction_id VARCHAR, is_fraud VARCHAR, "$path" VARCHAR)'
+    )
+    connection.execute("""INSERT INTO "truth"."labels" VALUES ('t1', '0', 's3://l/1.csv')""")
+    tables = build_dataset.Tables(
+        "features",
+        {g["name"]: g["name"] for g in training_schema["featureGroups"]},
+        "truth",
+        "labels",
+    )
+    window = build_dataset.Window.before(datetime(2024, 5, 1, tzinfo=UTC), 10)
+    query = build_dataset.render_training_set(TEMPLATE, training_schema, tables, window)
+    lines = {part: line for line, part in connection.execute(query).fetchall()}
+    assert set(lines) == {"train", "baseline"}
+    assert lines["train"] == "0," + lines["baseline"]
+
+    # Serving: the same transaction through the scoring handler, no online profile record.
+    monkeypatch.setenv("MODEL_SCHEMA", json.dumps(serving_schema))
+    monkeypatch.setenv("ENDPOINT_NAME", "fraud-prod-fraud")
+    monkeypatch.setenv("MODEL_PACKAGE_ARN", "arn:aws:sagemaker:eu-west-1:1:model-package/g/1")
+    schema = scoring.load_settings(dict(os.environ)).schema
+    store = boto3.client("sagemaker-featurestore-runtime", region_name="eu-west-1")
+    monkeypatch.setattr(scoring, "_featurestore", lambda: store)
+    cards, customers = serving_schema["lookups"]
+    with Stubber(store) as stubber:
+        names = [f["name"] for f in cards["features"]]
+        stubber.add_response(
+            "get_record",
+            {"Record": [{"FeatureName": n, "ValueAsString": str(card[n])} for n in names]},
+            {
+                "FeatureGroupName": cards["featureGroup"],
+                "RecordIdentifierValueAsString": "c1",
+                "FeatureNames": names,
+            },
+        )
+        stubber.add_response(
+            "get_record",
+            {},  # no record for the customer
+            {
+                "FeatureGroupName": customers["featureGroup"],
+                "RecordIdentifierValueAsString": "u1",
+                "FeatureNames": [f["name"] for f in customers["features"]],
+            },
+        )
+        event = {"body": json.dumps({"amount": 125.5, "card_id": "c1", "customer_id": "u1"})}
+        request = scoring.parse_request(event, schema)
+        looked_up, defaulted, missing = scoring.fetch_features(request, schema)
+        stubber.assert_no_pending_responses()
+    known = {**request, **looked_up}
+    body = scoring.to_csv([known[name] for name in schema.order])
+
+    assert missing == ["account_age_days", "avg_monthly_spend", "chargebacks_12m"]
+    assert defaulted == []
+    assert body == lines["baseline"] == "125.5,2,40.5,3,61.25,7,310.0,,,"

@@ -129,6 +129,48 @@ def test_secure_bucket_orders_lifecycle_after_versioning(record_program) -> None
     assert recording.named("b-public-access-block").urn in recording.named("b-policy").depends_on
 
 
+def test_secure_bucket_expires_the_prefixes_asked_for(record_program) -> None:
+    args = SecureBucketArgs(
+        kms_key_arn=KEY_ARN,
+        durability=DESTROY,
+        expire_prefixes={"training/athena-results/": 7, "tmp/scratch/": 1},
+        tags=TAGS,
+    )
+    rules = record_program(lambda: SecureBucket("b", args)).named("b-lifecycle").inputs["rules"]
+    assert [r["id"] for r in rules[:2]] == [
+        "abort-incomplete-uploads",
+        "expire-noncurrent-versions",
+    ]
+    assert rules[2:] == [
+        {
+            "expiration": {"days": 1},
+            "filter": {"prefix": "tmp/scratch/"},
+            "id": "expire-tmp-scratch",
+            "status": "Enabled",
+        },
+        {
+            "expiration": {"days": 7},
+            "filter": {"prefix": "training/athena-results/"},
+            "id": "expire-training-athena-results",
+            "status": "Enabled",
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expire", "message"),
+    [
+        ({"tmp/": 0}, "bucket lifecycle days must be at least 1"),
+        ({"tmp": 3}, r"expire_prefixes must be key prefixes ending in '/': \['tmp'\]"),
+        ({"/tmp/": 3}, r"expire_prefixes must be key prefixes ending in '/': \['/tmp/'\]"),
+    ],
+)
+def test_secure_bucket_rejects_bad_expirations(record_program, expire, message) -> None:
+    args = SecureBucketArgs(kms_key_arn=KEY_ARN, durability=DESTROY, expire_prefixes=expire)
+    with pytest.raises(ValueError, match=message):
+        record_program(lambda: SecureBucket("b", args))
+
+
 @pytest.mark.parametrize(("durability", "kept"), [(RETAIN, True), (DESTROY, False)])
 def test_bucket_durability(record_program, durability: Durability, kept: bool) -> None:
     data = bucket(record_program, durability).named("b-bucket")

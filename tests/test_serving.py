@@ -131,6 +131,23 @@ def test_serverless_scales_to_zero_without_capture_canary_or_scaling(
     assert recording.of_type("aws:appautoscaling/target:Target") == []
 
 
+def test_serverless_model_is_outside_the_vpc_and_not_isolated(record_program, platform) -> None:
+    # Serverless inference supports neither (its documented feature exclusions).
+    recording = endpoint(record_program, platform, SERVERLESS)
+    model = recording.named("s-primary-model").inputs
+    assert "vpcConfig" not in model and "enableNetworkIsolation" not in model
+    assert model["primaryContainer"] == {"modelPackageName": PACKAGE}
+    policy = json.loads(recording.named("s-role-policy").inputs["policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == [
+        "ModelArtifacts",
+        "Key",
+        "RegistryLogin",
+        "Images",
+        "Logs",
+        "Metrics",
+    ]
+
+
 def test_shadow_variant_serves_the_challenger(record_program, platform) -> None:
     recording = endpoint(record_program, platform, INSTANCES, shadow_model_package_arn=SHADOW)
     shadow = recording.named("s-config").inputs["shadowProductionVariants"]
@@ -149,9 +166,8 @@ def test_shadow_variant_serves_the_challenger(record_program, platform) -> None:
 
 
 def test_model_role_is_scoped(record_program, platform) -> None:
-    policy = json.loads(
-        endpoint(record_program, platform, INSTANCES).named("s-role-policy").inputs["policy"]
-    )
+    recording = endpoint(record_program, platform, INSTANCES, data_capture_percent=20)
+    policy = json.loads(recording.named("s-role-policy").inputs["policy"])
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     assert resources["ModelArtifacts"] == ["arn:aws:s3:::artifacts/training/*"]
     assert resources["DataCapture"] == ["arn:aws:s3:::artifacts/data-capture/*"]
@@ -161,6 +177,9 @@ def test_model_role_is_scoped(record_program, platform) -> None:
         "arn:aws:ec2:eu-west-1:111122223333:subnet/*",
         "arn:aws:ec2:eu-west-1:111122223333:security-group/*",
     ]
+    without_capture = endpoint(record_program, platform, INSTANCES)
+    statements = json.loads(without_capture.named("s-role-policy").inputs["policy"])["Statement"]
+    assert "DataCapture" not in {s["Sid"] for s in statements}  # nothing it never calls
 
 
 def test_tags_are_the_platform_component_tags_plus_the_args_tags(record_program, platform) -> None:

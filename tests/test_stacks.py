@@ -84,6 +84,7 @@ def test_dev_has_no_paid_network_extras_and_prod_has_the_private_paths(plan_of) 
         )
 
     assert interface_endpoints("base-dev") == []
+    assert interface_endpoints("fraud-dev") == ["athena"]  # its training data-set job's
     assert interface_endpoints("base-prod") == [
         "ecr.api",
         "ecr.dkr",
@@ -95,3 +96,11 @@ def test_dev_has_no_paid_network_extras_and_prod_has_the_private_paths(plan_of) 
     assert plan_of("base-dev").recording.of_type("aws:ec2/flowLog:FlowLog") == []
     assert len(plan_of("base-prod").recording.of_type("aws:ec2/flowLog:FlowLog")) == 1
     assert len(plan_of("base-prod").recording.of_type("aws:ec2/subnet:Subnet")) == 3
+
+
+def test_every_shipped_stack_passes_the_strict_inputs_check(plan_of, shipped_stack) -> None:
+    from mlkit.strict_inputs import unchecked_types
+
+    plan = plan_of(shipped_stack)
+    assert plan.strict_inputs == []
+    assert unchecked_types(plan.recording.resources) == []  # every type had a schema to check

@@ -11,7 +11,6 @@ import pulumi_aws as aws
 
 from mlkit.recording import RecordedResource
 from mlkit.strict_inputs import InputFinding, check_inputs, unchecked_types
-from modules.monitoring.model_monitor import ModelQualityArgs, ModelQualityMonitoring
 from modules.serving import EndpointCapacity, RealtimeEndpoint, RealtimeEndpointArgs
 
 CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -145,15 +144,65 @@ def test_realistic_nested_inputs_pass(record_program, platform) -> None:
 
 
 def model_quality_job(record_program, platform) -> RecordedResource:
-    args = ModelQualityArgs(
-        endpoint_name="fraud",
-        ground_truth_uri="s3://artifacts/ground-truth/monitoring",
-        min_auc=0.8,
-        image_uri=IMAGE,
-        image_repository_arn="arn:aws:ecr:eu-west-1:468650794304:repository/x",
-    )
-    recording = record_program(lambda: ModelQualityMonitoring("q", platform, args))
-    assert check_inputs(recording.resources) == []  # the compliant job, schedule and alarm
+    """An aws-native resource with nested inputs, checked against its CloudFormation schema:
+    a Model Monitor model-quality job definition as a stack could still declare one (the kit
+    itself no longer does: Model Monitor is closed to new customers)."""
+    import pulumi_aws_native as aws_native
+
+    def program() -> None:
+        aws_native.sagemaker.ModelQualityJobDefinition(
+            "q-job",
+            endpoint_name="fraud",
+            model_quality_app_specification={
+                "image_uri": IMAGE,
+                "problem_type": "BinaryClassification",
+            },
+            model_quality_job_input={
+                "endpoint_input": {
+                    "endpoint_name": "fraud",
+                    "local_path": "/opt/ml/processing/input/endpoint",
+                    "probability_attribute": "0",
+                    "probability_threshold_attribute": 0.5,
+                    "s3_data_distribution_type": "FullyReplicated",
+                    "s3_input_mode": "File",
+                },
+                "ground_truth_s3_input": {"s3_uri": "s3://artifacts/ground-truth/monitoring"},
+            },
+            model_quality_job_output_config={
+                "kms_key_id": platform.kms_key_arn,
+                "monitoring_outputs": [
+                    {
+                        "s3_output": {
+                            "s3_uri": "s3://artifacts/monitoring/model-quality/fraud",
+                            "local_path": "/opt/ml/processing/output",
+                            "s3_upload_mode": "EndOfJob",
+                        }
+                    }
+                ],
+            },
+            job_resources={
+                "cluster_config": {
+                    "instance_count": 1,
+                    "instance_type": "ml.m5.large",
+                    "volume_size_in_gb": 20,
+                    "volume_kms_key_id": platform.kms_key_arn,
+                }
+            },
+            network_config={
+                "enable_network_isolation": True,
+                "enable_inter_container_traffic_encryption": True,
+                "vpc_config": {
+                    "subnets": platform.subnet_ids,
+                    "security_group_ids": list(platform.security_group_ids),
+                },
+            },
+            role_arn="arn:aws:iam::111122223333:role/monitor",
+            stopping_condition={"max_runtime_in_seconds": 3600},
+            tags=[{"key": "mlkit:component", "value": "monitoring"}],
+        )
+
+    recording = record_program(program)
+    assert check_inputs(recording.resources) == []  # the compliant job
     assert unchecked_types(recording.resources) == []
     return recording.named("q-job")
 

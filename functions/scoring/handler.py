@@ -7,23 +7,31 @@ Contract with the Pulumi module that deploys it:
   ``ENDPOINT_NAME``     SageMaker real-time endpoint to invoke;
   ``MODEL_PACKAGE_ARN`` approved model package the endpoint serves (returned as modelVersion);
   ``MODEL_SCHEMA``      JSON ``{"request": [{name, type}], "lookups": [{featureGroup, key,
-                        features: [{name, type}], defaults: {name: value}}], "order": [name]}``
-                        with types ``string`` / ``integral`` / ``fractional`` (Feature Store's).
+                        features: [{name, type}], defaults: {name: value}, required: [name]}],
+                        "order": [name]}`` with types ``string`` / ``integral`` /
+                        ``fractional`` (Feature Store's); ``required`` may be left out (none).
   The schema is parsed once per execution environment; an invalid one raises ValueError on the
   first call (a deployment bug, not a request error). ``validate_schema`` is the same check as a
   pure function, for the kit to run at plan time.
 * Request body: a JSON object with exactly the ``request`` fields, correctly typed. Otherwise 400
   ``{"error", "field", "requestId"}`` (``field`` is null when the body is not a JSON object).
 * Each lookup reads ``get_record`` from the online store, keyed by the request field ``key``. A
-  feature without an online value takes its declared default, else 422
-  ``{"error", "feature", "requestId"}``. Feature store errors are 502.
-* The endpoint gets ``text/csv`` (the values in ``order``) and answers one float. Endpoint
-  errors or an unreadable answer are 502 ``{"error": "model endpoint unavailable", ...}``.
+  feature without an online value (no record for the key, or the record lacks it) takes its
+  declared default; else, if the lookup lists it as ``required``, the answer is 422
+  ``{"error", "feature", "requestId"}``; else it reaches the model as a missing value: an empty
+  CSV field, which the SageMaker XGBoost container reads as NaN, XGBoost's missing value. The
+  training data set leaves a feature without a value empty in the same way (and fills the same
+  defaults), so a customer without a profile record is scored as such rows were trained. An
+  online value that does not convert to its type is 422 too. Feature store errors are 502.
+* The endpoint gets ``text/csv`` (the values in ``order``, missing ones empty) and answers one
+  float. Endpoint errors or an unreadable answer are 502
+  ``{"error": "model endpoint unavailable", ...}``.
 * Success: 200 ``{"score", "modelVersion", "requestId"}``.
 * Every request, whatever its outcome, prints exactly one JSON audit line: requestId,
-  modelPackageArn, endpointName, status, error, features (values actually served, in order),
-  featureNames, defaulted (features that took a default), score, latencyMs, and on 5xx a
-  detail. Raw request identifiers (card/customer ids) are deliberately not logged.
+  modelPackageArn, endpointName, status, error, features (values actually served, in order,
+  null where missing), featureNames, defaulted (features that took a default), missing
+  (features sent as missing), score, latencyMs, and on 5xx a detail. Raw request
+  identifiers (card/customer ids) are deliberately not logged.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ KEY_TYPES = ("string", "integral")
 CSV_UNSAFE = (",", '"', "\n", "\r")
 
 Value = str | int | float
+Served = Value | None
+"""A value sent to the model; None is a missing value (an empty CSV field)."""
 
 # The scoring path is latency bound: fail fast on a stuck connection instead of holding the
 # API Gateway request (30 s integration limit) open.
@@ -74,6 +84,8 @@ class Lookup:
     key: str
     features: tuple[Feature, ...]
     defaults: Mapping[str, Value]
+    required: frozenset[str] = frozenset()
+    """Features without which the request is refused (422) rather than scored as missing."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +192,7 @@ def parse_schema(schema: object) -> Schema:
     for index, raw in enumerate(raw_lookups):
         if not isinstance(raw, dict):
             raise ValueError(f"lookups[{index}] must be an object")
-        extra = sorted(set(raw) - {"featureGroup", "key", "features", "defaults"})
+        extra = sorted(set(raw) - {"featureGroup", "key", "features", "defaults", "required"})
         if extra:
             raise ValueError(f"lookups[{index}] has unknown keys {extra}")
         group = raw.get("featureGroup")
@@ -211,7 +223,19 @@ def parse_schema(schema: object) -> Schema:
                 defaults[name] = coerce(own[name], value)
             except ValueError as exc:
                 raise ValueError(f"lookup {group}: default for {name!r} {exc}") from None
-        lookups.append(Lookup(group, key, features, defaults))
+        raw_required = raw.get("required", [])
+        if not isinstance(raw_required, list) or not all(
+            isinstance(name, str) for name in raw_required
+        ):
+            raise ValueError(f"lookup {group}: required must be a list of feature names")
+        for name in raw_required:
+            if name not in own:
+                raise ValueError(f"lookup {group}: required names unknown feature {name!r}")
+            if name in defaults:
+                raise ValueError(f"lookup {group}: {name!r} has a default and cannot be required")
+        if len(set(raw_required)) != len(raw_required):
+            raise ValueError(f"lookup {group}: required lists a feature twice")
+        lookups.append(Lookup(group, key, features, defaults, frozenset(raw_required)))
 
     order = schema["order"]
     if not isinstance(order, list) or not order:
@@ -393,10 +417,12 @@ def _online_value(lookup: Lookup, feature: Feature, raw: str, where: str) -> Val
 
 def fetch_features(
     request: Mapping[str, Value], schema: Schema
-) -> tuple[dict[str, Value], list[str]]:
-    """Online feature values for every lookup (defaults filled in) and the names defaulted."""
-    values: dict[str, Value] = {}
+) -> tuple[dict[str, Served], list[str], list[str]]:
+    """Online feature values for every lookup (defaults filled in, None where missing), the
+    names defaulted and the names missing; HttpError(422) for a required one missing."""
+    values: dict[str, Served] = {}
     defaulted: list[str] = []
+    missing: list[str] = []
     client = _featurestore()
     for lookup in schema.lookups:
         key_value = str(request[lookup.key])
@@ -421,21 +447,27 @@ def fetch_features(
             elif feature.name in lookup.defaults:
                 values[feature.name] = lookup.defaults[feature.name]
                 defaulted.append(feature.name)
-            else:
+            elif feature.name in lookup.required:
                 raise HttpError(
                     422,
                     f"no online value for {feature.name} of {where} in {lookup.feature_group}",
                     feature=feature.name,
                 )
-    return values, defaulted
+            else:
+                values[feature.name] = None
+                missing.append(feature.name)
+    return values, defaulted, missing
 
 
-def to_csv(vector: list[Value]) -> str:
-    """One CSV row; repr of a float round-trips exactly, so the audit line matches the wire."""
-    return ",".join(repr(v) if isinstance(v, float) else str(v) for v in vector)
+def to_csv(vector: list[Served]) -> str:
+    """One CSV row, a missing value an empty field; repr of a float round-trips exactly, so the
+    audit line matches the wire."""
+    return ",".join(
+        "" if v is None else repr(v) if isinstance(v, float) else str(v) for v in vector
+    )
 
 
-def invoke_model(endpoint_name: str, vector: list[Value], inference_id: str | None) -> float:
+def invoke_model(endpoint_name: str, vector: list[Served], inference_id: str | None) -> float:
     """The endpoint's score for one feature vector, or HttpError(502). The inference id (the
     API request id) is stored with the captured data, so Model Monitor can join the delayed
     ground-truth label of this very request (its `eventMetadata.eventId`)."""
@@ -491,16 +523,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "featureNames": list(schema.order),
         "features": None,
         "defaulted": None,
+        "missing": None,
         "score": None,
         "latencyMs": None,
     }
     try:
         request = parse_request(event, schema)
-        looked_up, defaulted = fetch_features(request, schema)
-        known = {**request, **looked_up}
+        looked_up, defaulted, missing = fetch_features(request, schema)
+        known: dict[str, Served] = {**request, **looked_up}
         vector = [known[name] for name in schema.order]
         audit["features"] = vector
         audit["defaulted"] = defaulted
+        audit["missing"] = missing
         score = invoke_model(settings.endpoint_name, vector, request_id)
         audit["score"] = score
         status = 200

@@ -33,17 +33,21 @@ from functions.training.definition import (
     IMAGES_PATH,
     KMS_KEY_PLACEHOLDER,
     MONITORING_BASELINE_DIR,
+    MONITORING_BASELINES_PREFIX,
+    NETWORKED_STEPS,
     PARAMETERS,
     ROLE_PLACEHOLDER,
     SECURITY_GROUP_PLACEHOLDER,
     SUBNET_PLACEHOLDER,
+    TABLE_PARAMETERS,
     TEMPLATE_PATH,
+    TRAINING_SET_SQL,
 )
 
 REGION = "eu-west-1"
 """Only used to satisfy the SDK; nothing region-specific ends up in pipeline.json."""
 SKLEARN_VERSION = "1.4-2"
-"""SKLearn processing image: Python 3.10, pandas and pyarrow (reads the Parquet offline store)."""
+"""SKLearn processing image: Python 3.10, pandas and boto3 (BuildDataset drives Athena)."""
 XGBOOST_VERSION = "1.7-1"
 """Built-in XGBoost algorithm; the same image trains, evaluates and serves the model."""
 
@@ -67,6 +71,7 @@ MAX_RUNTIME_SECONDS = {
     "BaselineDataQuality": 3600,
     "Train": 7200,
     "Evaluate": 1800,
+    "PublishBaseline": 900,
 }
 
 CODE_DIR = "/opt/ml/processing/input/code"
@@ -312,9 +317,9 @@ def _pipeline() -> Any:
             ),
         )
 
-    def code_input(script: str) -> Any:
-        # The kit uploads scripts/ flat under CodeS3Uri; nothing is uploaded here.
-        return s3_input("code", Join(on="/", values=[params["CodeS3Uri"], script]), CODE_DIR)
+    def code_input(script: str, name: str = "code", local_path: str = CODE_DIR) -> Any:
+        # The kit uploads the code files flat under CodeS3Uri; nothing is uploaded here.
+        return s3_input(name, Join(on="/", values=[params["CodeS3Uri"], script]), local_path)
 
     def s3_output(step: str, name: str, local_path: str) -> Any:
         return ProcessingOutput(
@@ -342,33 +347,54 @@ def _pipeline() -> Any:
             base_job_name=f"mlkit-fraud-{step.lower()}",
             sagemaker_session=session,
             network_config=NetworkConfig(
-                enable_network_isolation=True,
+                enable_network_isolation=step not in NETWORKED_STEPS,
                 encrypt_inter_container_traffic=True,
                 subnets=[SUBNET_PLACEHOLDER],
                 security_group_ids=[SECURITY_GROUP_PLACEHOLDER],
             ),
         )
 
-    group_uris = {
-        "transactions": params["TransactionsS3Uri"],
-        "card_aggregates": params["CardAggregatesS3Uri"],
-        "customer_profile": params["CustomerProfileS3Uri"],
-    }
     schema_input = s3_input("schema", params["FeatureSchemaS3Uri"], f"{PROCESSING_INPUT}/schema")
 
+    tables = [
+        argument
+        for group in FEATURE_GROUPS
+        for argument in ("--table", group, params[TABLE_PARAMETERS[group]])
+    ]
     build = ProcessingStep(
         name="BuildDataset",
-        description="Point-in-time join of the offline feature store with the labels.",
+        description=(
+            "Point-in-time join of the offline feature store with the labels, run by Athena "
+            "(UNLOAD to S3); the job renders the query, waits for it and publishes the files."
+        ),
         step_args=processor("BuildDataset", params["ProcessingImageUri"], "build_dataset.py").run(
             inputs=[
                 code_input("build_dataset.py"),
                 schema_input,
-                *(s3_input(g, group_uris[g], f"{PROCESSING_INPUT}/{g}") for g in FEATURE_GROUPS),
-                s3_input("labels", params["LabelsS3Uri"], f"{PROCESSING_INPUT}/labels"),
+                code_input(TRAINING_SET_SQL.name, "sql", f"{PROCESSING_INPUT}/sql"),
             ],
-            # One output: train/, validation/, baseline/ and columns.json travel together.
+            # One output: train/, validation/, baseline/ (written by Athena and copied into
+            # place by the job) and columns.json (uploaded by the job) travel together.
             outputs=[s3_output("BuildDataset", "dataset", PROCESSING_OUTPUT)],
-            arguments=["--training-window-days", params["TrainingWindowDays"].to_string()],
+            arguments=[
+                "--training-window-days",
+                params["TrainingWindowDays"].to_string(),
+                "--workgroup",
+                params["AthenaWorkGroup"],
+                "--database",
+                params["OfflineStoreDatabase"],
+                *tables,
+                "--labels-database",
+                params["LabelsDatabase"],
+                "--labels-table",
+                params["LabelsTable"],
+                "--output-s3-uri",
+                output_uri("BuildDataset", "dataset"),
+                "--staging-s3-uri",
+                output_uri("BuildDataset", "staging"),
+                "--kms-key-arn",
+                KMS_KEY_PLACEHOLDER,
+            ],
             wait=False,
             logs=False,
         ),
@@ -542,7 +568,51 @@ def _pipeline() -> Any:
                 "FeatureGroups": ",".join(FEATURE_GROUPS),
                 "FeatureSchemaS3Uri": params["FeatureSchemaS3Uri"],
                 "TrainingWindowDays": params["TrainingWindowDays"].to_string(),
+                # This version's baseline is published to <this>/<its own ARN>/ by the next
+                # step (the ARN is not known before registration, so only the prefix here).
+                "MonitoringBaselinesS3Uri": params["MonitoringBaselinesS3Uri"],
             },
+        ),
+    )
+    package_arn = register.properties.ModelPackageArn
+    publish = ProcessingStep(
+        name="PublishBaseline",
+        description=(
+            f"Copies the data set's baseline and the feature schema to "
+            f"<artifacts>/{MONITORING_BASELINES_PREFIX}/<model package ARN>/, where monitoring "
+            "reads the serving version's own baseline."
+        ),
+        step_args=processor(
+            "PublishBaseline", params["ProcessingImageUri"], "publish_baseline.py"
+        ).run(
+            inputs=[
+                code_input("publish_baseline.py"),
+                schema_input,
+                s3_input("baseline", dataset_part("baseline"), f"{PROCESSING_INPUT}/baseline"),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="baseline",
+                    s3_output=ProcessingS3Output(
+                        # An S3 key may hold the ARN's ':' and '/' as they are.
+                        s3_uri=Join(
+                            on="/", values=[params["MonitoringBaselinesS3Uri"], package_arn]
+                        ),
+                        local_path=PROCESSING_OUTPUT,
+                        s3_upload_mode="EndOfJob",
+                    ),
+                )
+            ],
+            arguments=[
+                "--model-package-arn",
+                package_arn,
+                "--dataset-s3-uri",
+                dataset_uri,
+                "--pipeline-execution-arn",
+                ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            ],
+            wait=False,
+            logs=False,
         ),
     )
 
@@ -559,7 +629,7 @@ def _pipeline() -> Any:
     check = ConditionStep(
         name="CheckAuc",
         conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=params["AucThreshold"])],
-        if_steps=[register],
+        if_steps=[register, publish],
         else_steps=[below],
     )
 

@@ -23,7 +23,12 @@ HERE = Path(__file__).resolve().parent
 TEMPLATE_PATH = HERE / "pipeline.json"
 IMAGES_PATH = HERE / "images.json"
 SCRIPTS_DIR = HERE / "scripts"
-"""Upload these files (flat) to the `CodeS3Uri` prefix before starting the pipeline."""
+"""The job scripts."""
+TRAINING_SET_SQL = HERE / "sql" / "training_set.sql"
+"""BuildDataset's query template (Athena; verified on DuckDB by the tests)."""
+CODE_FILES: tuple[Path, ...] = (*sorted(SCRIPTS_DIR.glob("*.py")), TRAINING_SET_SQL)
+"""Upload these files (flat, by file name) to the `CodeS3Uri` prefix before starting the
+pipeline: the jobs read `<CodeS3Uri>/<file name>`."""
 
 SUBNET_PLACEHOLDER = "__MLKIT_SUBNET__"
 SECURITY_GROUP_PLACEHOLDER = "__MLKIT_SECURITY_GROUP__"
@@ -40,10 +45,30 @@ PIPELINE_STEPS = (
     "Evaluate",
     "CheckAuc",
     "Register",
+    "PublishBaseline",
     "AucBelowThreshold",
 )
 FEATURE_GROUPS = ("transactions", "card_aggregates", "customer_profile")
 """Offline stores BuildDataset reads; `transactions` is the base the others are joined to."""
+TABLE_PARAMETERS = {
+    "transactions": "TransactionsTable",
+    "card_aggregates": "CardAggregatesTable",
+    "customer_profile": "CustomerProfileTable",
+}
+"""Feature group -> the pipeline parameter naming its offline-store table in Glue (in the
+`OfflineStoreDatabase`; Feature Store's `DataCatalogConfig.TableName`)."""
+NETWORKED_STEPS = ("BuildDataset",)
+"""Job steps that run without network isolation (still in the VPC, private subnets, no NAT):
+BuildDataset calls Athena through the VPC's interface endpoint and S3 through its gateway
+endpoint. Every other job is network-isolated."""
+MONITORING_BASELINES_PREFIX = "monitoring/baselines"
+"""Key prefix in the artifacts bucket under which PublishBaseline publishes each registered
+model version's baseline, keyed by the model package ARN: see `monitoring_baseline_uri`."""
+BASELINE_PUBLISHED_FILES = ("baseline/", "schema/feature-schema.json", "manifest.json")
+"""What a version's baseline prefix holds: `baseline/*.csv` (the training split's features, in
+the schema's `order`, no label, no header: what the endpoint receives), `schema/` with the
+feature schema the version was trained with, and `manifest.json` (package ARN, data set,
+execution, columns, files). Read the folders with their trailing slash."""
 MONITORING_BASELINE_DIR = "monitoring-baseline"
 """BaselineDataQuality writes `statistics.json` and `constraints.json` to
 `<ArtifactsS3Uri>/monitoring-baseline/`, a fixed prefix (not per execution) that the
@@ -85,22 +110,37 @@ PARAMETERS: tuple[PipelineParameter, ...] = (
         "S3 URI of feature-schema.json: feature groups, label and the model's feature order.",
     ),
     PipelineParameter(
-        "TransactionsS3Uri", "String", None, "Offline store prefix of the transactions group."
-    ),
-    PipelineParameter(
-        "CardAggregatesS3Uri",
+        "AthenaWorkGroup",
         "String",
         None,
-        "Offline store prefix of the card_aggregates group.",
+        "Athena workgroup (engine v3, enforced KMS-encrypted results) BuildDataset queries in.",
     ),
     PipelineParameter(
-        "CustomerProfileS3Uri",
+        "OfflineStoreDatabase",
         "String",
         None,
-        "Offline store prefix of the customer_profile group.",
+        "Glue database of the offline store's tables (Feature Store's DataCatalogConfig).",
     ),
     PipelineParameter(
-        "LabelsS3Uri", "String", None, "S3 prefix of ground-truth CSVs (transaction_id,is_fraud)."
+        "TransactionsTable", "String", None, "Glue table of the transactions offline store."
+    ),
+    PipelineParameter(
+        "CardAggregatesTable", "String", None, "Glue table of the card_aggregates offline store."
+    ),
+    PipelineParameter(
+        "CustomerProfileTable",
+        "String",
+        None,
+        "Glue table of the customer_profile offline store.",
+    ),
+    PipelineParameter(
+        "LabelsDatabase", "String", None, "Glue database of the ground-truth labels table."
+    ),
+    PipelineParameter(
+        "LabelsTable",
+        "String",
+        None,
+        "Glue table (CSV, columns transaction_id, is_fraud as strings) over the ground truth.",
     ),
     PipelineParameter(
         "TrainingWindowDays", "Integer", 90, "Days of labelled transactions in a training set."
@@ -133,6 +173,13 @@ PARAMETERS: tuple[PipelineParameter, ...] = (
         "Model Monitor analyzer image for the data-quality baseline; images.json ('monitoring').",
     ),
     PipelineParameter(
+        "MonitoringBaselinesS3Uri",
+        "String",
+        None,
+        "S3 prefix (no trailing slash) PublishBaseline writes each registered version's "
+        "baseline under: <prefix>/<model package ARN>/.",
+    ),
+    PipelineParameter(
         "AucThreshold", "Float", 0.85, "A model registers only if its validation AUC reaches this."
     ),
     PipelineParameter(
@@ -155,6 +202,18 @@ PARAMETERS: tuple[PipelineParameter, ...] = (
     ),
 )
 PARAMETERS_BY_NAME: dict[str, PipelineParameter] = {p.name: p for p in PARAMETERS}
+
+
+def monitoring_baseline_uri(artifacts_bucket: str, model_package_arn: str) -> str:
+    """Where PublishBaseline put the baseline of one registered model version:
+    `s3://<artifacts bucket>/monitoring/baselines/<model package ARN>/` (the ARN verbatim,
+    its `:` and `/` included, e.g. `.../arn:aws:sagemaker:eu-west-1:111122223333:model-package/
+    fraud-prod-fraud-model/3/`). Computable offline from the serving version's ARN."""
+    if not artifacts_bucket or "/" in artifacts_bucket:
+        raise ValueError(f"not a bucket name: {artifacts_bucket!r}")
+    if not model_package_arn.startswith("arn:") or ":model-package/" not in model_package_arn:
+        raise ValueError(f"not a model package ARN: {model_package_arn!r}")
+    return f"s3://{artifacts_bucket}/{MONITORING_BASELINES_PREFIX}/{model_package_arn}/"
 
 
 def load_template() -> dict[str, Any]:

@@ -50,6 +50,10 @@ class FeatureGroupSpec:
     """Iceberg offline store for training; default True."""
     ttl_days: int | None = None
     """Online record expiry; default none (records never expire)."""
+    required: Sequence[str] = ()
+    """Online features a scoring request cannot do without: with no online value (and no
+    default) the scoring API refuses the request (422) instead of sending the model a missing
+    value; default none."""
 
 
 @dataclass
@@ -268,8 +272,17 @@ def model_input_schema(
     """The model's published input schema (the scoring API's MODEL_SCHEMA), derived from the
     feature-group definitions: features of offline-only groups arrive in the request; those
     of online groups are read from the online store by the group's record identifier, which
-    the request must then carry. `order` is the model's feature order (`references`)."""
+    the request must then carry. `order` is the model's feature order (`references`).
+
+    An online feature without a value takes its default (`defaults`); without one it reaches
+    the model as a missing value, as the training data set leaves it, unless its group lists
+    it as `required` (then the request is refused). A default wins over `required`: a feature
+    with a default is never missing."""
     by_name = {group.name: group for group in groups}
+    for group in groups:
+        unknown = sorted(set(group.required) - set(group.features))
+        if unknown:
+            raise ValueError(f"{group.name}: required names unknown features {unknown}")
     request: dict[str, str] = {}
     lookups: dict[str, dict[str, Any]] = {}
     order: list[str] = []
@@ -289,12 +302,15 @@ def model_input_schema(
                 "key": group.record_identifier,
                 "features": [],
                 "defaults": {},
+                "required": [],
             },
         )
         lookup["features"].append({"name": feature, "type": group.features[feature]})
         default = (defaults or {}).get(group_name, {}).get(feature)
         if default is not None:
             lookup["defaults"][feature] = default
+        elif feature in group.required:
+            lookup["required"].append(feature)
     for group_name in lookups:
         key = by_name[group_name].record_identifier
         request.setdefault(key, by_name[group_name].features[key])

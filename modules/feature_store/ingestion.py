@@ -23,8 +23,19 @@ STREAM_READ_ACTIONS = [
     "kinesis:ListShards",
     "kinesis:SubscribeToShard",
 ]
-STATE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+# BatchGetItem reads the cards' state; TransactWriteItems' Put and Update actions are
+# authorised as PutItem and UpdateItem; Query reads the previous state layout (migration).
+STATE_ACTIONS = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+]
+# BatchWriteRecord needs both actions; PutRecord alone is the fallback on an older boto3.
+FEATURE_WRITE_ACTIONS = ["sagemaker:BatchWriteRecord", "sagemaker:PutRecord"]
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to inspect and replay
+BUCKET_SECONDS = 60  # the aggregator's default bucket
+MAX_WINDOW_BUCKETS = 10_080  # the aggregator's limit: a card's state fits one item
 
 
 @dataclass
@@ -52,6 +63,14 @@ class StreamingIngestionArgs:
     """Records per aggregator invocation; default 100."""
     max_retries: int = 3
     """Retries of a failing batch before the dead-letter queue records it; default 3."""
+    parallelization_factor: int = 1
+    """Batches of one shard processed at once (1-10; each partition key stays in order);
+    default 1."""
+    memory_mb: int = 256
+    """Memory, and so CPU, of the aggregator (128-10240); default 256."""
+    write_concurrency: int = 8
+    """Feature-store calls the aggregator makes at once (1-32, its WRITE_CONCURRENCY);
+    default 8."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to the platform's component tags; default none."""
 
@@ -66,7 +85,9 @@ class StreamingIngestion(pulumi.ComponentResource):
     which keeps per-card windows in a DynamoDB table and writes rolling counts and sums to the
     online feature group and each transaction to the offline one. Malformed records and
     batches that exhaust their retries go to an encrypted dead-letter queue: nothing is
-    dropped silently."""
+    dropped silently. Producers must use the card id as the stream's partition key: Lambda
+    keeps each partition key's records in order, and the aggregator relies on seeing a card's
+    records in order and never in two invocations at once."""
 
     stream_name: pulumi.Output[str]
     stream_arn: pulumi.Output[str]
@@ -82,10 +103,20 @@ class StreamingIngestion(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:feature_store:StreamingIngestion", name, None, opts)
-        if not args.windows or any(seconds <= 0 for seconds in args.windows.values()):
-            raise ValueError("windows must be non-empty with positive durations")
+        if not args.windows or any(
+            seconds <= 0 or seconds % BUCKET_SECONDS for seconds in args.windows.values()
+        ):
+            raise ValueError("windows must be non-empty with positive whole-minute durations")
+        if max(args.windows.values()) > MAX_WINDOW_BUCKETS * BUCKET_SECONDS:
+            raise ValueError(f"windows must be at most {MAX_WINDOW_BUCKETS} minutes long")
         if args.on_demand and args.shard_count != 1:
             raise ValueError("shard_count applies to provisioned streams only")
+        if not 1 <= args.parallelization_factor <= 10:
+            raise ValueError("parallelization_factor must be 1 to 10")
+        if not 128 <= args.memory_mb <= 10240:
+            raise ValueError("memory_mb must be 128 to 10240")
+        if not 1 <= args.write_concurrency <= 32:
+            raise ValueError("write_concurrency must be 1 to 32")
         tags = platform.component_tags("feature_store") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         durability, key_arn = platform.durability, platform.kms_key_arn
@@ -135,19 +166,21 @@ class StreamingIngestion(pulumi.ComponentResource):
                     "TRANSACTIONS_FEATURE_GROUP": args.transactions_group_name,
                     "DEAD_LETTER_QUEUE_URL": dead_letters.url,
                     "WINDOWS": ",".join(f"{k}={v}" for k, v in args.windows.items()),
+                    "WRITE_CONCURRENCY": str(args.write_concurrency),
                 },
                 statements=[
                     allow(STREAM_READ_ACTIONS, [stream.arn], sid="ReadStream"),
                     allow(["kms:Decrypt", "kms:GenerateDataKey"], [key_arn], sid="StackKey"),
                     allow(STATE_ACTIONS, [state.arn], sid="WindowState"),
                     allow(
-                        ["sagemaker:PutRecord"],
+                        FEATURE_WRITE_ACTIONS,
                         [args.aggregate_group_arn, args.transactions_group_arn],
                         sid="WriteFeatures",
                     ),
+                    # Covers SendMessageBatch (SQS has no separate batch action).
                     allow(["sqs:SendMessage"], [dead_letters.arn], sid="DeadLetters"),
                 ],
-                memory_mb=256,
+                memory_mb=args.memory_mb,
                 timeout_seconds=60,
                 tags=tags,
             ),
@@ -161,6 +194,7 @@ class StreamingIngestion(pulumi.ComponentResource):
             batch_size=args.batch_size,
             maximum_retry_attempts=args.max_retries,
             bisect_batch_on_function_error=True,
+            parallelization_factor=args.parallelization_factor,
             function_response_types=["ReportBatchItemFailures"],
             destination_config={"on_failure": {"destination_arn": dead_letters.arn}},
             tags=resource_tags(f"{name}-aggregator-trigger", tags),

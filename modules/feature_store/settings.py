@@ -14,6 +14,9 @@ from modules.feature_store import BACKENDS, INGESTION_BACKENDS
 FeatureType = Literal["string", "integral", "fractional"]
 StoreBackend = backend_setting(BACKENDS)
 IngestionBackend = backend_setting(INGESTION_BACKENDS)
+MAX_WINDOW_BUCKETS = 10_080
+"""The aggregator's limit on the longest window, in one-minute buckets (its WINDOWS refuses
+more): 7 days, the buckets a card's state item holds within DynamoDB's 400 KB."""
 
 
 class FeatureGroupSettings(Section):
@@ -37,12 +40,28 @@ class FeatureGroupSettings(Section):
     """Online records expire after this many days; none keeps them."""
     features: dict[Identifier, FeatureType]
     """Feature name -> type (`string`, `integral`, `fractional`)."""
+    required: tuple[Identifier, ...] = ()
+    """Online features the scoring API cannot score without: with no online value for the
+    request's key it answers 422. Any other feature without a value reaches the model as a
+    missing value (an empty CSV field, which XGBoost treats as missing), exactly as the
+    training data set leaves it; features with a true default (the aggregate group's counts
+    and sums) are never missing. Default none."""
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureGroupSettings:
         for role in ("record_identifier", "event_time"):
             if getattr(self, role) not in self.features:
                 raise ValueError(f"{to_camel(role)} '{getattr(self, role)}' is not in features")
+        for name in self.required:
+            if name not in self.features:
+                raise ValueError(f"required: '{name}' is not in features")
+        if self.required and not self.online:
+            raise ValueError(
+                "required applies to online groups (an offline-only group's features arrive"
+                " in the request)"
+            )
+        if len(set(self.required)) != len(self.required):
+            raise ValueError("required: a feature is listed twice")
         if self.features[self.event_time] == "integral":
             raise ValueError("eventTime must be a string or fractional feature")
         if not (self.online or self.offline):
@@ -97,13 +116,36 @@ class StreamingSettings(Section):
     """Records per aggregator invocation."""
     max_retries: int = Field(3, ge=0, le=10000)
     """Retries of a failing batch before it is recorded in the dead-letter queue."""
+    parallelization_factor: int = Field(1, ge=1, le=10)
+    """Batches of one shard the aggregator processes at once. Lambda keeps the records of one
+    partition key in order whatever the factor, which is what keeps each card's windows exact:
+    producers must use the card id as the partition key. One invocation handles about
+    1000 / (1 ms of CPU per event x 1769 / `aggregatorMemoryMb` + ~1 ms of AWS round trips
+    per event) events/s: ~130 at 256 MB, ~370 at 1024 MB. Prod (200 events/s on average, on
+    an on-demand stream of at least 4 shards, so ~50 a shard) sets 2 with 1024 MB: a shard
+    drains at ~730 events/s, near its 1,000 records/s write limit, so a burst or an hour of
+    backlog after an outage (720,000 events) clears in under 5 minutes instead of ~10 at 1. A
+    higher factor splits a quiet shard's records into smaller batches (more calls per event)
+    for no gain. Dev and staging (at most 5 events/s on one shard) keep 1."""
+    aggregator_memory_mb: int = Field(256, ge=128, le=10240)
+    """Memory of the aggregator Lambda, which sets its CPU (one vCPU at 1,769 MB): at ~1 ms
+    of CPU per event, 256 MB gives one invocation ~150 events/s of CPU, plenty for dev and
+    staging; prod sets 1024 MB (~580 events/s of CPU, ~370 with the AWS round trips; see
+    `parallelizationFactor`). The cost estimate prices the function by this memory."""
 
     @model_validator(mode="after")
     def _whole_minutes(self) -> StreamingSettings:
-        # The aggregator keeps one-minute buckets: a window must be made of whole buckets.
+        # The aggregator keeps one-minute buckets: a window must be made of whole buckets, and
+        # a card's buckets of the longest window must fit one DynamoDB item (the handler
+        # refuses more than MAX_WINDOW_BUCKETS of them).
         for label, seconds in self.windows.items():
             if seconds <= 0 or seconds % 60:
                 raise ValueError(f"windows: '{label}' must be a positive number of whole minutes")
+            if seconds // 60 > MAX_WINDOW_BUCKETS:
+                raise ValueError(
+                    f"windows: '{label}' is longer than {MAX_WINDOW_BUCKETS} one-minute buckets"
+                    " (7 days): a card's window state must fit one DynamoDB item"
+                )
         if not self.windows:
             raise ValueError("windows: declare at least one window")
         return self

@@ -1,7 +1,8 @@
 """Monitoring: alarms on the endpoint and the feature pipeline, a dashboard, and the
-retraining trigger (drift alarm -> EventBridge -> retrain guard -> training pipeline). The
-retraining signal itself comes from captured data: backends `BACKENDS` (role `signal`:
-`sagemaker`, in `model_monitor.py`), contract in `contract.py`."""
+retraining trigger (drift or quality alarm -> EventBridge -> retrain guard -> training
+pipeline). The retraining signal itself comes from captured data: backends `BACKENDS` (role
+`signal`: `kit-jobs`, the kit's own scheduled jobs, in `kit_jobs.py`), contract in
+`contract.py`."""
 
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ from modules.common import resource_tags
 from modules.monitoring.alarms import metric_alarm
 from modules.monitoring.contract import BACKENDS as BACKENDS
 from modules.monitoring.contract import RetrainingSignal as RetrainingSignal
-from modules.monitoring.model_monitor import DataQualityArgs as DataQualityArgs
-from modules.monitoring.model_monitor import DataQualityMonitoring as DataQualityMonitoring
-from modules.monitoring.model_monitor import ModelMonitorArgs as ModelMonitorArgs
-from modules.monitoring.model_monitor import ModelQualityArgs as ModelQualityArgs
-from modules.monitoring.model_monitor import ModelQualityMonitoring as ModelQualityMonitoring
+from modules.monitoring.kit_jobs import MlflowTarget as MlflowTarget
+from modules.monitoring.kit_jobs import MonitoringJobs as MonitoringJobs
+from modules.monitoring.kit_jobs import MonitoringJobsArgs as MonitoringJobsArgs
+from modules.monitoring.kit_jobs import drift_alarm_name as drift_alarm_name
+from modules.monitoring.kit_jobs import quality_alarm_name as quality_alarm_name
 from modules.platform import Platform
 from modules.python_function import PythonFunctionArgs, python_function
 from modules.security.iam import allow
 
 RETRAIN_GUARD_CODE = "functions/retrain_guard"
+AGGREGATOR_NAMESPACE = "mlkit/Aggregator"
+"""Where the aggregator reports its records (functions/aggregator/handler.py, EMF)."""
 
 
 @dataclass
@@ -40,13 +43,16 @@ class EndpointAlarmsArgs:
     latency_p99_ms: int = 100
     """p99 model latency that raises the alarm; default 100."""
     max_5xx_per_5_minutes: int = 5
-    """5xx errors in 5 minutes that raise the alarm; default 5."""
+    """5xx errors in 5 minutes above which the alarm fires; default 5."""
+    max_4xx_per_5_minutes: int = 0
+    """4xx errors (requests the model rejects) in 5 minutes above which the alarm fires;
+    default 0: the scoring API validates requests first, so any 4xx is a schema mismatch."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to the platform's component tags; default none."""
 
 
 class EndpointAlarms(pulumi.ComponentResource):
-    """p99 model latency, 5xx and 4xx (invocation error) alarms on an endpoint variant. The
+    """p99 model latency (3 of 5 minutes), 5xx and 4xx alarms on an endpoint variant. The
     endpoint's blue/green updates roll back when the latency or 5xx alarm fires."""
 
     latency_alarm_name: str
@@ -61,6 +67,10 @@ class EndpointAlarms(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:EndpointAlarms", name, None, opts)
+        if args.latency_p99_ms < 1 or args.max_5xx_per_5_minutes < 0:
+            raise ValueError("latency_p99_ms must be positive and max_5xx_per_5_minutes >= 0")
+        if args.max_4xx_per_5_minutes < 0:
+            raise ValueError("max_4xx_per_5_minutes must be >= 0")
         tags = platform.component_tags("monitoring") | dict(args.tags)
         dimensions = {"EndpointName": args.endpoint_name, "VariantName": args.variant_name}
         common: dict[str, Any] = {
@@ -74,20 +84,23 @@ class EndpointAlarms(pulumi.ComponentResource):
         metric_alarm(
             f"{name}-latency",
             alarm_name=self.latency_alarm_name,
-            description=f"p99 model latency of {args.endpoint_name} above "
-            f"{args.latency_p99_ms} ms for 3 of 5 minutes",
+            purpose=f"p99 model latency of {args.endpoint_name} above {args.latency_p99_ms} ms; "
+            "rolls back a deployment in progress",
             metric="ModelLatency",
             extended_statistic="p99",
             period=60,
             evaluation_periods=5,
+            datapoints_to_alarm=3,
             threshold=args.latency_p99_ms * 1000,  # ModelLatency is in microseconds
+            unit="microseconds",
             **common,
         )
         self.errors_alarm_name = f"{args.endpoint_name}-5xx"
         metric_alarm(
             f"{name}-5xx",
             alarm_name=self.errors_alarm_name,
-            description=f"More than {args.max_5xx_per_5_minutes} 5xx errors in 5 minutes",
+            purpose=f"{args.endpoint_name} answers with server errors (5xx); rolls back a "
+            "deployment in progress",
             metric="Invocation5XXErrors",
             threshold=args.max_5xx_per_5_minutes,
             **common,
@@ -96,9 +109,10 @@ class EndpointAlarms(pulumi.ComponentResource):
         metric_alarm(
             f"{name}-4xx",
             alarm_name=self.invocation_errors_alarm_name,
-            description="Callers send requests the model rejects (schema drift upstream?)",
+            purpose=f"The model behind {args.endpoint_name} rejects requests (4xx): the "
+            "scoring API's schema and the model disagree",
             metric="Invocation4XXErrors",
-            threshold=args.max_5xx_per_5_minutes,
+            threshold=args.max_4xx_per_5_minutes,
             **common,
         )
         self.register_outputs(
@@ -116,6 +130,8 @@ class PipelineAlarmsArgs:
 
     aggregator_function_name: pulumi.Input[str]
     """The streaming aggregator."""
+    aggregate_group_name: pulumi.Input[str]
+    """The feature group it aggregates into: the `FeatureGroup` dimension of its metrics."""
     dead_letter_queue_name: pulumi.Input[str]
     """Its dead-letter queue."""
     max_iterator_age_seconds: int = 60
@@ -125,8 +141,14 @@ class PipelineAlarmsArgs:
 
 
 class FeaturePipelineAlarms(pulumi.ComponentResource):
-    """Alarms that keep online features fresh: aggregator errors, iterator age (how stale
-    the features are), and any record in the dead-letter queue."""
+    """Alarms that keep online features fresh: records the aggregator failed (its own
+    `mlkit/Aggregator` `Failed` metric: with partial-batch responses Lambda's `Errors` stays
+    at zero), iterator age (how stale the features are), and any record in the dead-letter
+    queue."""
+
+    failed_alarm_name: pulumi.Output[str]
+    iterator_age_alarm_name: pulumi.Output[str]
+    dead_letters_alarm_name: pulumi.Output[str]
 
     def __init__(
         self,
@@ -136,41 +158,44 @@ class FeaturePipelineAlarms(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:FeaturePipelineAlarms", name, None, opts)
+        if args.max_iterator_age_seconds < 1:
+            raise ValueError("max_iterator_age_seconds must be positive")
         tags = platform.component_tags("monitoring") | dict(args.tags)
         common: dict[str, Any] = {
             "topic_arn": platform.alert_topic_arn,
             "tags": tags,
             "parent": self,
         }
-        function = {"FunctionName": args.aggregator_function_name}
-        metric_alarm(
-            f"{name}-aggregator-errors",
-            alarm_name=pulumi.Output.concat(args.aggregator_function_name, "-errors"),
-            description="The streaming aggregator failed; features may be stale",
-            namespace="AWS/Lambda",
-            metric="Errors",
-            dimensions=function,
+        failed = metric_alarm(
+            f"{name}-aggregator-failed",
+            alarm_name=pulumi.Output.concat(args.aggregator_function_name, "-failed-records"),
+            purpose="The streaming aggregator could not process records (reported for retry); "
+            "online features may be stale",
+            namespace=AGGREGATOR_NAMESPACE,
+            metric="Failed",
+            dimensions={"FeatureGroup": args.aggregate_group_name},
             threshold=0,
             **common,
         )
-        metric_alarm(
+        age = metric_alarm(
             f"{name}-iterator-age",
             alarm_name=pulumi.Output.concat(args.aggregator_function_name, "-iterator-age"),
-            description=f"Online features more than {args.max_iterator_age_seconds} s behind"
-            " the stream",
+            purpose=f"Online features more than {args.max_iterator_age_seconds} s behind the "
+            "stream",
             namespace="AWS/Lambda",
             metric="IteratorAge",
-            dimensions=function,
+            dimensions={"FunctionName": args.aggregator_function_name},
             statistic="Maximum",
             period=60,
             evaluation_periods=3,
             threshold=args.max_iterator_age_seconds * 1000,  # IteratorAge is in milliseconds
+            unit="milliseconds",
             **common,
         )
-        metric_alarm(
+        dead = metric_alarm(
             f"{name}-dead-letters",
             alarm_name=pulumi.Output.concat(args.dead_letter_queue_name, "-not-empty"),
-            description="Records could not be aggregated: inspect and replay the queue",
+            purpose="Records could not be aggregated: inspect and replay the queue",
             namespace="AWS/SQS",
             metric="ApproximateNumberOfMessagesVisible",
             dimensions={"QueueName": args.dead_letter_queue_name},
@@ -178,7 +203,16 @@ class FeaturePipelineAlarms(pulumi.ComponentResource):
             threshold=0,
             **common,
         )
-        self.register_outputs({})
+        self.failed_alarm_name = failed.name
+        self.iterator_age_alarm_name = age.name
+        self.dead_letters_alarm_name = dead.name
+        self.register_outputs(
+            {
+                "failed_alarm_name": self.failed_alarm_name,
+                "iterator_age_alarm_name": self.iterator_age_alarm_name,
+                "dead_letters_alarm_name": self.dead_letters_alarm_name,
+            }
+        )
 
 
 @dataclass

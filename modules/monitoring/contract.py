@@ -1,6 +1,6 @@
 """The monitoring role `signal`: turning captured data into the retraining signal. What its
 backends give the rest of the platform, and their registry. A backend is
-`(name, platform, ModelMonitorArgs, opts) -> RetrainingSignal`."""
+`(name, platform, MonitoringJobsArgs, opts) -> RetrainingSignal` (the args: `kit_jobs.py`)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ class RetrainingSignal(Protocol):
     (the retraining trigger listens to both)."""
 
     drift_alarm_name: pulumi.Output[str]
-    """Fires when captured inputs drift from the training baseline."""
+    """Fires when captured inputs drift from the serving model's baseline."""
     quality_alarm_name: pulumi.Output[str]
-    """Fires when live model quality (predictions vs delayed labels) falls below the gate."""
+    """Fires when live model quality (predictions vs late labels) falls below the gate."""
 
 
 BACKENDS = Backends("monitoring", "signal")

@@ -2,34 +2,139 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import gzip
+import importlib.util
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated
 
-from mlkit.settings import Cron, Section, backend_setting
+from pydantic import AfterValidator, Field
+
+from mlkit.settings import InstanceType, Section, backend_setting
 from modules.monitoring import BACKENDS
+from modules.monitoring.kit_jobs import IMAGE_BY_DIGEST
 
 Backend = backend_setting(BACKENDS)
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+
+
+def _schedule(value: str) -> str:
+    """An EventBridge Scheduler recurring expression, `rate(value unit)` or
+    `cron(minutes hours day-of-month month day-of-week year)`, that runs at most hourly: a
+    monitoring job takes minutes to start and reads a day of data or more."""
+    rate, cron = _RATE.match(value), _CRON.match(value)
+    if rate:
+        count, unit = int(rate.group(1)), rate.group(2)
+        if count < 1 or (count == 1) != (not unit.endswith("s")):
+            raise ValueError(
+                f"'{value}': the unit is singular for 1 and plural above (rate(1 hour), "
+                "rate(2 hours))"
+            )
+        if unit.startswith("minute") and count < 60:
+            raise ValueError(f"'{value}' runs more often than hourly")
+        return value
+    if cron:
+        minutes, _, day_of_month, _, day_of_week, _ = cron.groups()
+        if not minutes.isdigit() or not 0 <= int(minutes) <= 59:
+            raise ValueError(f"'{value}': minutes must be one number 0-59 (at most hourly)")
+        if "?" not in (day_of_month, day_of_week):
+            raise ValueError(f"'{value}': day-of-month or day-of-week must be '?'")
+        return value
+    raise ValueError(
+        f"'{value}' is not rate(value unit) or cron(minutes hours day-of-month month "
+        "day-of-week year)"
+    )
+
+
+ScheduleExpression = Annotated[
+    str, AfterValidator(_schedule), Field(json_schema_extra={"pattern": r"^(rate|cron)\(.+\)$"})
+]
+
+
+def _pinned(value: str) -> str:
+    if not IMAGE_BY_DIGEST.match(value):
+        raise ValueError(
+            f"'{value}' is not an ECR image pinned by digest "
+            "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>)"
+        )
+    return value
+
+
+@cache
+def processing_instance_types() -> frozenset[str]:
+    """The instance types SageMaker Processing takes (`ProcessingInstanceType` in the API model
+    botocore ships; read directly, only when a stack sets the type)."""
+    botocore_dir = importlib.util.find_spec("botocore").submodule_search_locations[0]  # type: ignore[union-attr]
+    [model] = (Path(botocore_dir) / "data" / "sagemaker").glob("*/service-2.json*")
+    raw = model.read_bytes()
+    shapes = json.loads(gzip.decompress(raw) if model.suffix == ".gz" else raw)["shapes"]
+    return frozenset(shapes["ProcessingInstanceType"]["enum"])
+
+
+def _processing_instance(value: str) -> str:
+    if value not in processing_instance_types():
+        raise ValueError(f"'{value}' is not an instance type SageMaker Processing offers")
+    return value
+
+
+JobImage = Annotated[
+    str,
+    AfterValidator(_pinned),
+    Field(json_schema_extra={"pattern": IMAGE_BY_DIGEST.pattern, "format": "ecr-image-digest"}),
+]
 
 
 class MonitoringSettings(Section):
     """Drift and quality monitoring, alarms, and the retraining trigger."""
 
-    backend: Backend = "sagemaker"
+    backend: Backend = "kit-jobs"
     """Monitoring implementation."""
-    data_quality_schedule: Cron = "cron(0 * ? * * *)"
-    """When captured inputs are compared with the training baseline."""
-    model_quality_schedule: Cron = "cron(0 0 ? * * *)"
-    """When predictions are compared with delayed ground-truth labels."""
+    job_image: JobImage | None = None
+    """The monitoring jobs' image, built from functions/monitoring/Dockerfile and pushed to ECR
+    in the stack's region, pinned by digest (`<account>.dkr.ecr.<region>.amazonaws.com/<repo>
+    @sha256:<64 hex>`). None: the jobs and their alarms are not deployed (the `monitoring`
+    output says how to build and push it)."""
+    drift_schedule: ScheduleExpression = "cron(0 * * * ? *)"
+    """When the drift job runs (EventBridge Scheduler expression, UTC; at most hourly)."""
+    drift_window_hours: float = Field(24, gt=0, le=168)
+    """Captured requests of this many hours before each drift run are compared with the
+    baseline."""
+    drift_threshold: float = Field(0.1, gt=0, le=1)
+    """Drift score of a feature (normed Wasserstein distance for fractional features, PSI
+    for integral ones) at or above which its drift alarm fires."""
+    min_captured_rows: int = Field(1000, ge=1)
+    """Fewer captured rows in the window give 'insufficient data' instead of a drift score
+    (small samples make noise look like drift)."""
+    quality_schedule: ScheduleExpression = "cron(0 3 * * ? *)"
+    """When the model-quality job runs (EventBridge Scheduler expression, UTC)."""
+    label_lookback_hours: float = Field(168, gt=0, le=24 * 90)
+    """Predictions captured this many hours before each quality run are joined with the
+    labels that have arrived for them (labels arrive late)."""
+    min_labeled_predictions: int = Field(200, ge=1)
+    """Fewer labeled predictions give 'insufficient data' instead of AUC, precision and
+    recall."""
+    decision_threshold: float = Field(0.5, ge=0, le=1)
+    """Score at or above which a prediction counts as fraud for precision and recall."""
+    instance_type: Annotated[InstanceType, AfterValidator(_processing_instance)] = "ml.m5.large"
+    """Instance of each monitoring job (SageMaker Processing)."""
     latency_p99_ms: int = Field(100, ge=1)
     """Alarm when p99 model latency exceeds this."""
-    max_5xx_per_5_minutes: int = Field(5, ge=1)
+    max_5xx_per_5_minutes: int = Field(5, ge=1, alias="max5xxPer5Minutes")
     """Alarm when the endpoint returns more 5xx errors than this in 5 minutes."""
+    max_4xx_per_5_minutes: int = Field(0, ge=0, alias="max4xxPer5Minutes")
+    """Alarm when the model rejects more requests (4xx) than this in 5 minutes. The scoring
+    API validates every request against the model's schema first, so any 4xx means the two
+    disagree."""
     max_iterator_age_seconds: int = Field(60, ge=1)
     """Alarm when the aggregator falls this far behind the stream."""
-    drift_threshold: float = Field(0.1, gt=0, le=1)
-    """Baseline drift distance of a feature above which its drift alarm fires."""
     dashboard: bool = True
     """A CloudWatch dashboard for the service ($3/month each beyond an account's first three)."""
     retrain_on_drift: bool = True
-    """A drift alarm starts the training pipeline (still behind the evaluation gate)."""
+    """A drift or model-quality alarm starts the training pipeline (still behind the
+    evaluation gate)."""
     retrain_min_interval_hours: float = Field(24, gt=0)
     """Minimum time between two retraining runs started by alarms."""

@@ -10,7 +10,14 @@ from pydantic import AfterValidator, Field, model_validator
 from mlkit.settings import Section
 
 InterfaceEndpoint = Literal[
-    "sagemaker.api", "sagemaker.runtime", "sts", "logs", "ecr.api", "ecr.dkr", "kinesis-streams"
+    "sagemaker.api",
+    "sagemaker.runtime",
+    "sts",
+    "logs",
+    "ecr.api",
+    "ecr.dkr",
+    "kinesis-streams",
+    "athena",
 ]
 
 

@@ -22,6 +22,10 @@ class SecureBucketArgs:
     """Days a replaced or deleted object version is kept before expiry."""
     abort_incomplete_upload_days: int = 7
     """Days before unfinished multipart uploads are cleaned up."""
+    expire_prefixes: Mapping[str, int] = field(default_factory=dict)
+    """Key prefix (ending in `/`) -> days after which objects under it expire (scratch data
+    such as query results); default none. S3 keeps one lifecycle configuration per bucket,
+    so components ask for these here rather than adding their own."""
     component: str = "security"
     """Value of the `mlkit:component` tag: the component whose data the bucket holds."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -39,8 +43,12 @@ class SecureBucket(pulumi.ComponentResource):
         self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlkit:security:SecureBucket", name, None, opts)
-        if args.noncurrent_version_retention_days < 1 or args.abort_incomplete_upload_days < 1:
+        days = [args.noncurrent_version_retention_days, args.abort_incomplete_upload_days]
+        if min(days + list(args.expire_prefixes.values())) < 1:
             raise ValueError("bucket lifecycle days must be at least 1")
+        bad = sorted(p for p in args.expire_prefixes if not p.endswith("/") or p.startswith("/"))
+        if bad:
+            raise ValueError(f"expire_prefixes must be key prefixes ending in '/': {bad}")
         tags = dict(args.tags) | {"mlkit:component": args.component}
         child = pulumi.ResourceOptions(parent=self)
 
@@ -105,6 +113,15 @@ class SecureBucket(pulumi.ComponentResource):
                         "noncurrent_days": args.noncurrent_version_retention_days
                     },
                 },
+                *(
+                    {
+                        "id": f"expire-{prefix.strip('/').replace('/', '-')}",
+                        "status": "Enabled",
+                        "filter": {"prefix": prefix},
+                        "expiration": {"days": days},
+                    }
+                    for prefix, days in sorted(args.expire_prefixes.items())
+                ),
             ],
             # S3 rejects lifecycle rules on versions before versioning is configured.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),

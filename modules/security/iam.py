@@ -82,13 +82,13 @@ def sagemaker_job_statements(
     region: str,
     account_id: pulumi.Input[str],
     image_repository_arns: Sequence[pulumi.Input[str]],
+    in_vpc: bool = True,
 ) -> list[dict[str, Any]]:
-    """What a SageMaker job or model in the stack's VPC needs besides its data: pull its
-    images, attach network interfaces to the private subnets, write logs and metrics."""
+    """What a SageMaker job or model needs besides its data: pull its images, write logs and
+    metrics, and, in the stack's VPC (`in_vpc`), attach network interfaces to the private
+    subnets."""
     region_account = pulumi.Output.concat(":", region, ":", account_id, ":")
-    return [
-        allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),
-        allow(IMAGE_PULL_ACTIONS, list(image_repository_arns), sid="Images"),
+    vpc = [
         allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
         allow(
             VPC_INTERFACE_ACTIONS,
@@ -98,6 +98,11 @@ def sagemaker_job_statements(
             ],
             sid="VpcInterfaces",
         ),
+    ]
+    return [
+        allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),
+        allow(IMAGE_PULL_ACTIONS, list(image_repository_arns), sid="Images"),
+        *(vpc if in_vpc else []),
         allow(
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
             [pulumi.Output.concat("arn:aws:logs", region_account, "log-group:/aws/sagemaker/*")],

@@ -110,20 +110,42 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                     [pulumi.Output.concat(bucket_arn, "/training/*")],
                     sid="ModelArtifacts",
                 ),
-                allow(
-                    ["s3:PutObject"],
-                    [pulumi.Output.concat(bucket_arn, "/data-capture/*")],
-                    sid="DataCapture",
+                *(
+                    [
+                        allow(
+                            ["s3:PutObject"],
+                            [pulumi.Output.concat(bucket_arn, "/data-capture/*")],
+                            sid="DataCapture",
+                        )
+                    ]
+                    if args.data_capture_percent
+                    else []
                 ),
                 allow(["kms:Decrypt", "kms:GenerateDataKey"], [key_arn], sid="Key"),
                 *sagemaker_job_statements(
                     region=platform.region,
                     account_id=platform.account_id,
                     image_repository_arns=args.image_repository_arns,
+                    in_vpc=not capacity.serverless,
                 ),
             ],
             tags=tags,
             parent=self,
+        )
+
+        # Serverless inference supports neither VPC configuration nor network isolation (its
+        # documented feature exclusions): SageMaker refuses such a model on a serverless
+        # variant. On instances the model runs in the private subnets, isolated.
+        placement: dict[str, object] = (
+            {}
+            if capacity.serverless
+            else {
+                "enable_network_isolation": True,
+                "vpc_config": {
+                    "subnets": platform.subnet_ids,
+                    "security_group_ids": list(platform.security_group_ids),
+                },
+            }
         )
 
         def model(role_name: str, package_arn: pulumi.Input[str]) -> aws.sagemaker.Model:
@@ -131,11 +153,7 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                 f"{name}-{role_name}-model",
                 primary_container={"model_package_name": package_arn},
                 execution_role_arn=role.arn,
-                enable_network_isolation=True,
-                vpc_config={
-                    "subnets": platform.subnet_ids,
-                    "security_group_ids": list(platform.security_group_ids),
-                },
+                **placement,
                 tags=resource_tags(
                     f"{name}-{role_name}-model", tags, {"mlkit:model-package": package_arn}
                 ),

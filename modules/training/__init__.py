@@ -4,6 +4,12 @@ The pipeline definition is generated once with the sagemaker SDK into
 `functions/training/pipeline.json` (`python -m functions.training.build_pipeline`); this
 module fills in the stack's values, so the plan never imports the SDK. Backends: `BACKENDS`
 (role `pipeline`: `sagemaker`), contract in `contract.py`.
+
+The data set is built by Athena (engine v3) over the offline store's Glue tables and a Glue
+table over the ground-truth labels, in a workgroup of this component; each registered model
+version's monitoring baseline is published to
+`s3://<artifacts>/monitoring/baselines/<model package ARN>/`
+(`functions.training.definition.monitoring_baseline_uri`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from functions.training.definition import SCRIPTS_DIR, load_template, render_definition
+from functions.training.definition import (
+    CODE_FILES,
+    FEATURE_GROUPS,
+    HERE,
+    MONITORING_BASELINES_PREFIX,
+    TABLE_PARAMETERS,
+    load_template,
+    render_definition,
+)
 from modules.common import resource_tags
 from modules.platform import Platform
 from modules.security.iam import allow, sagemaker_job_statements, service_role
@@ -56,6 +70,42 @@ IMAGE_LIFECYCLE = {
 }
 
 
+PROJECT_DIR = HERE.parents[1]
+"""The kit's folder: code assets are named relative to it (the Pulumi program's directory)."""
+OFFLINE_GROUPS = FEATURE_GROUPS
+"""Feature groups whose offline-store tables the data set is built from (`offline_tables`)."""
+BASE_GROUP = FEATURE_GROUPS[0]
+"""The group the others are joined to; its record identifier keys the labels."""
+ATHENA_ENGINE_VERSION = "Athena engine version 3"
+ATHENA_RESULTS_PREFIX = "training/athena-results/"
+"""Key prefix of the workgroup's enforced query results location in the artifacts bucket
+(for an UNLOAD, Athena writes only the query's metadata and manifest files there)."""
+ATHENA_RESULTS_EXPIRY_DAYS = 7
+"""The platform base expires objects under ATHENA_RESULTS_PREFIX after this many days (one
+lifecycle configuration per bucket: the artifacts bucket's own, see blueprints/_base.py)."""
+BYTES_PER_GB = 10**9
+ATHENA_MIN_CUTOFF_BYTES = 10_485_760
+"""The provider's minimum per-query cutoff (10 MiB; the Athena API's is 10,000,000 bytes)."""
+LABELS_PREFIX = "ground-truth/labels/"
+"""Key prefix of the ground-truth CSV files (`<record id>,<label>`, a header row allowed) in
+the artifacts bucket, under the labels table."""
+LABELS_TABLE = "labels"
+LABELS_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+LABELS_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
+LABELS_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+ATHENA_ACTIONS = [
+    "athena:GetQueryExecution",
+    "athena:GetWorkGroup",
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+]
+CATALOG_READ_ACTIONS = [
+    "glue:BatchGetPartition",
+    "glue:GetDatabase",
+    "glue:GetPartitions",
+    "glue:GetTable",
+]
+
 # images.json key -> the pipeline parameter that takes it.
 IMAGE_PARAMETERS = {
     "processing": "ProcessingImageUri",
@@ -80,13 +130,15 @@ class TrainingArgs:
     subnets and security groups the jobs run in."""
 
     offline_bucket_arn: pulumi.Input[str]
-    """Offline feature store bucket the data set is built from (read only)."""
-    offline_group_uris: Mapping[str, pulumi.Input[str]]
-    """Pipeline parameter (e.g. `CardAggregatesS3Uri`) -> S3 prefix of a group's offline data."""
-    labels_uri: pulumi.Input[str]
-    """Ground-truth labels (CSV `transaction_id,is_fraud`)."""
+    """Offline feature store bucket the data set is built from (read only, by Athena)."""
+    offline_database: pulumi.Input[str]
+    """Glue database of the offline store's tables (the feature store's `catalog_database`)."""
+    offline_tables: Mapping[str, pulumi.Input[str]]
+    """Feature group (exactly `OFFLINE_GROUPS`) -> its offline-store Glue table (the feature
+    group's `offlineStoreConfig.dataCatalogConfig.tableName`)."""
     feature_schema: Mapping[str, Any]
-    """`{featureGroups, label, order}`: the data set is validated against it."""
+    """`{featureGroups, label, order}`: the data set is built and validated with it; the
+    labels table's columns are the `transactions` group's `recordIdentifier` and `label`."""
     model_package_group_name: pulumi.Input[str]
     """Registry group receiving candidates that pass the gate."""
     model_package_group_arn: pulumi.Input[str]
@@ -101,6 +153,9 @@ class TrainingArgs:
     """Processing job instance type; default `ml.m5.large`."""
     training_window_days: int = 90
     """Days of labelled transactions per data set; default 90."""
+    athena_scan_limit_gb: int = 1000
+    """Athena cancels a data-set query that scans more than this many GB (10^9 bytes; the
+    workgroup's per-query data usage control); default 1000."""
     code_version: str = "unknown"
     """Commit of the kit, recorded on every registered model; default `unknown`."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -109,16 +164,20 @@ class TrainingArgs:
 
 @BACKENDS.register(
     "sagemaker",
-    "SageMaker pipeline (point-in-time data set, validate, train, evaluate, AUC gate, "
-    "register) in the VPC with network isolation; ECR repository",
+    "SageMaker pipeline (point-in-time data set by Athena, validate, train, evaluate, AUC "
+    "gate, register, per-version baseline) in the VPC; ECR repository",
 )
 class Training(pulumi.ComponentResource):
-    """An ECR repository (immutable tags, scan on push, KMS) for custom images, the job
-    scripts and feature schema in the artifacts bucket, a role scoped to them, and the
-    training pipeline: build a point-in-time-correct data set from the offline store ->
-    validate it against the feature schema -> train -> evaluate -> register the model as
-    PendingManualApproval only if its AUC reaches the threshold. Every job runs in the VPC
-    with network isolation and encrypted volumes and inter-container traffic."""
+    """An ECR repository (immutable tags, scan on push, KMS) for custom images, the job code
+    and feature schema in the artifacts bucket, an Athena workgroup (engine v3, enforced
+    KMS-encrypted results, a per-query scan limit), a Glue table over the ground-truth labels,
+    a role scoped to them, and the training pipeline: build a point-in-time-correct data set
+    from the offline store with Athena -> validate it against the feature schema -> train ->
+    evaluate -> register the model as PendingManualApproval only if its AUC reaches the
+    threshold -> publish that version's monitoring baseline under its package ARN. Every job
+    runs in the VPC's private subnets with encrypted volumes and inter-container traffic,
+    network-isolated except BuildDataset (`NETWORKED_STEPS`), which calls Athena through the
+    VPC's `athena` interface endpoint."""
 
     pipeline_name: pulumi.Output[str]
     pipeline_arn: pulumi.Output[str]
@@ -136,11 +195,17 @@ class Training(pulumi.ComponentResource):
             raise ValueError("auc_threshold must be above 0.5 (chance) and at most 1")
         if set(args.images) != set(IMAGE_PARAMETERS):
             raise ValueError(f"images needs exactly {sorted(IMAGE_PARAMETERS)}")
+        if set(args.offline_tables) != set(OFFLINE_GROUPS):
+            raise ValueError(f"offline_tables needs exactly the groups {sorted(OFFLINE_GROUPS)}")
+        if args.athena_scan_limit_gb * BYTES_PER_GB < ATHENA_MIN_CUTOFF_BYTES:
+            raise ValueError("athena_scan_limit_gb must be at least 1")
+        label_columns = labels_columns(args.feature_schema)
         tags = platform.component_tags("training") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         durability, key_arn = platform.durability, platform.kms_key_arn
         bucket = platform.artifacts_bucket_arn
-        prefix = pulumi.Output.concat("s3://", platform.artifacts_bucket_name, "/training")
+        artifacts_uri = pulumi.Output.concat("s3://", platform.artifacts_bucket_name)
+        prefix = pulumi.Output.concat(artifacts_uri, "/training")
         region_account = pulumi.Output.concat(":", platform.region, ":", platform.account_id, ":")
 
         repository = aws.ecr.Repository(
@@ -160,16 +225,16 @@ class Training(pulumi.ComponentResource):
         )
         code_objects = [
             aws.s3.BucketObjectv2(
-                f"{name}-code-{script.stem.replace('_', '-')}",
+                f"{name}-code-{path.stem.replace('_', '-')}",
                 bucket=platform.artifacts_bucket_name,
-                key=f"training/code/{script.name}",
-                source=pulumi.FileAsset(f"functions/training/scripts/{script.name}"),
+                key=f"training/code/{path.name}",
+                source=pulumi.FileAsset(path.relative_to(PROJECT_DIR).as_posix()),
                 server_side_encryption="aws:kms",
                 kms_key_id=key_arn,
-                tags=resource_tags(f"{name}-code-{script.stem.replace('_', '-')}", tags),
+                tags=resource_tags(f"{name}-code-{path.stem.replace('_', '-')}", tags),
                 opts=child,
             )
-            for script in sorted(SCRIPTS_DIR.glob("*.py"))
+            for path in CODE_FILES
         ]
         schema_object = aws.s3.BucketObjectv2(
             f"{name}-feature-schema",
@@ -182,6 +247,73 @@ class Training(pulumi.ComponentResource):
             tags=resource_tags(f"{name}-feature-schema", tags),
             opts=child,
         )
+
+        # Athena: the data-set query runs here, whatever the caller asks for (enforced).
+        workgroup = aws.athena.Workgroup(
+            f"{name}-athena",
+            name=name,
+            description=f"mlkit training data sets of {name} (point-in-time joins, UNLOAD)",
+            state="ENABLED",
+            configuration={
+                "enforce_workgroup_configuration": True,
+                "publish_cloudwatch_metrics_enabled": True,
+                "bytes_scanned_cutoff_per_query": args.athena_scan_limit_gb * BYTES_PER_GB,
+                "engine_version": {"selected_engine_version": ATHENA_ENGINE_VERSION},
+                "result_configuration": {
+                    "output_location": pulumi.Output.concat(
+                        artifacts_uri, "/", ATHENA_RESULTS_PREFIX
+                    ),
+                    "encryption_configuration": {
+                        "encryption_option": "SSE_KMS",
+                        "kms_key_arn": key_arn,
+                    },
+                    "expected_bucket_owner": platform.account_id,
+                },
+            },
+            force_destroy=durability.force_destroy,
+            tags=resource_tags(f"{name}-athena", tags),
+            opts=child,
+        )
+        workgroup_arn = pulumi.Output.concat(
+            "arn:aws:athena", region_account, "workgroup/", workgroup.name
+        )
+        # The labels get a database of their own: the feature store's catalog is that
+        # component's (its writer role may create and update every table in it), and the
+        # labels belong to training whichever feature store backend a stack uses.
+        labels_database = aws.glue.CatalogDatabase(
+            f"{name}-labels",
+            name=f"{name.replace('-', '_')}_labels",
+            description=f"mlkit ground-truth labels of {name} (CSV in the artifacts bucket)",
+            tags=resource_tags(f"{name}-labels", tags),
+            opts=durability.options(self),
+        )
+        labels_table = aws.glue.CatalogTable(
+            f"{name}-labels-table",
+            name=LABELS_TABLE,
+            database_name=labels_database.name,
+            description="Ground truth: <record id>,<label> per line, a header row allowed",
+            table_type="EXTERNAL_TABLE",
+            parameters={"EXTERNAL": "TRUE", "classification": "csv"},
+            storage_descriptor={
+                "location": pulumi.Output.concat(artifacts_uri, "/", LABELS_PREFIX),
+                "input_format": LABELS_INPUT_FORMAT,
+                "output_format": LABELS_OUTPUT_FORMAT,
+                "ser_de_info": {
+                    "serialization_library": LABELS_SERDE,
+                    "parameters": {"field.delim": ",", "serialization.format": ","},
+                },
+                "columns": [{"name": column, "type": "string"} for column in label_columns],
+            },
+            # Metadata only: recreating it loses nothing (the CSV files stay in S3).
+            opts=child,
+        )
+        glue_arn = pulumi.Output.concat("arn:aws:glue", region_account)
+        catalog_tables = [
+            pulumi.Output.concat(
+                glue_arn, "table/", args.offline_database, "/", args.offline_tables[g]
+            )
+            for g in OFFLINE_GROUPS
+        ]
         image_repositories = sorted({image_repository_arn(uri) for uri in args.images.values()})
         role = service_role(
             f"{name}-role",
@@ -189,9 +321,20 @@ class Training(pulumi.ComponentResource):
             account_id=platform.account_id,
             statements=[
                 allow(
-                    ["s3:GetObject", "s3:PutObject"],
+                    [
+                        "s3:AbortMultipartUpload",
+                        "s3:DeleteObject",
+                        "s3:GetObject",
+                        "s3:ListMultipartUploadParts",
+                        "s3:PutObject",
+                    ],
                     [pulumi.Output.concat(bucket, "/training/*")],
                     sid="TrainingArtifacts",
+                ),
+                allow(
+                    ["s3:PutObject"],
+                    [pulumi.Output.concat(bucket, "/", MONITORING_BASELINES_PREFIX, "/*")],
+                    sid="MonitoringBaselines",
                 ),
                 allow(
                     ["s3:GetObject"],
@@ -204,6 +347,25 @@ class Training(pulumi.ComponentResource):
                     sid="OfflineFeatures",
                 ),
                 allow(["s3:ListBucket"], [bucket, args.offline_bucket_arn], sid="ListData"),
+                allow(
+                    ["s3:GetBucketLocation"],
+                    [bucket, args.offline_bucket_arn],
+                    sid="BucketLocation",
+                ),
+                allow(ATHENA_ACTIONS, [workgroup_arn], sid="AthenaQueries"),
+                allow(
+                    CATALOG_READ_ACTIONS,
+                    [
+                        pulumi.Output.concat(glue_arn, "catalog"),
+                        pulumi.Output.concat(glue_arn, "database/", args.offline_database),
+                        pulumi.Output.concat(glue_arn, "database/", labels_database.name),
+                        *catalog_tables,
+                        pulumi.Output.concat(
+                            glue_arn, "table/", labels_database.name, "/", labels_table.name
+                        ),
+                    ],
+                    sid="CatalogTables",
+                ),
                 allow(
                     [
                         "kms:CreateGrant",
@@ -264,15 +426,21 @@ class Training(pulumi.ComponentResource):
             "ArtifactsS3Uri": prefix,
             "CodeS3Uri": pulumi.Output.concat(prefix, "/code"),
             "FeatureSchemaS3Uri": pulumi.Output.concat(prefix, "/feature-schema.json"),
-            "LabelsS3Uri": args.labels_uri,
+            "AthenaWorkGroup": workgroup.name,
+            "OfflineStoreDatabase": args.offline_database,
+            **{TABLE_PARAMETERS[g]: args.offline_tables[g] for g in OFFLINE_GROUPS},
+            "LabelsDatabase": labels_database.name,
+            "LabelsTable": labels_table.name,
             "TrainingWindowDays": args.training_window_days,
             "ProcessingInstanceType": args.processing_instance_type,
             "TrainingInstanceType": args.training_instance_type,
             **{parameter: args.images[key] for key, parameter in IMAGE_PARAMETERS.items()},
+            "MonitoringBaselinesS3Uri": pulumi.Output.concat(
+                artifacts_uri, "/", MONITORING_BASELINES_PREFIX
+            ),
             "AucThreshold": args.auc_threshold,
             "ModelPackageGroupName": args.model_package_group_name,
             "CodeVersion": args.code_version,
-            **args.offline_group_uris,
         }
         template = load_template()
         definition = pulumi.Output.all(
@@ -298,8 +466,8 @@ class Training(pulumi.ComponentResource):
             f"{name}-pipeline",
             pipeline_name=name,
             pipeline_display_name=name,
-            pipeline_description="Fraud model: data set -> validate -> train -> evaluate -> "
-            "gate -> register",
+            pipeline_description="Fraud model: data set (Athena) -> validate -> train -> "
+            "evaluate -> gate -> register -> publish the version's baseline",
             pipeline_definition=definition,
             role_arn=role.arn,
             tags=resource_tags(f"{name}-pipeline", tags),
@@ -315,3 +483,18 @@ class Training(pulumi.ComponentResource):
                 "repository_url": self.repository_url,
             }
         )
+
+
+def labels_columns(feature_schema: Mapping[str, Any]) -> tuple[str, str]:
+    """The labels table's columns: the base group's record identifier and the label. Raises
+    ValueError when the schema names neither."""
+    groups = {g.get("name"): g for g in feature_schema.get("featureGroups", [])}
+    record_id = (groups.get(BASE_GROUP) or {}).get("recordIdentifier")
+    label = feature_schema.get("label")
+    if not record_id or not label:
+        raise ValueError(
+            f"feature_schema needs the {BASE_GROUP} group with its recordIdentifier, and a label"
+        )
+    if record_id == label:
+        raise ValueError("feature_schema's label must differ from the record identifier")
+    return str(record_id), str(label)

@@ -23,3 +23,8 @@ class TrainingSettings(Section):
     """Instance type of data preparation and evaluation jobs."""
     training_window_days: int = Field(90, ge=1, le=3650)
     """Days of labelled transactions in a training set."""
+    athena_scan_limit_gb: int = Field(1000, ge=1, le=100_000)
+    """Athena cancels a training-set query that scans more than this many GB (10^9 bytes):
+    the workgroup's per-query data usage control, a cap on the cost of one run ($5 per TB
+    scanned: 1000 GB is at most about $5). Whole GB, so always above Athena's 10 MB minimum.
+    Default 1000 in dev, staging and prod (no profile sets it)."""

@@ -1,1 +1,1 @@
-"""Controls: monitoring (alarms, Model Monitor jobs)."""
+"""Controls: monitoring (alarms, the monitoring jobs' schedules, Model Monitor jobs)."""

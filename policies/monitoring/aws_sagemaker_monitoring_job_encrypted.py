@@ -1,4 +1,9 @@
-"""Model Monitor job definitions encrypt volumes, outputs and traffic, and run isolated."""
+"""Model Monitor job definitions encrypt volumes, outputs and traffic, and run isolated.
+
+The kit no longer creates Model Monitor resources (the service is closed to new customers; the
+kit's own jobs replace it, see aws-scheduler-schedule-processing-job-isolated), but accounts
+that still have it may declare job definitions in their own stacks: this control keeps
+checking them."""
 
 from __future__ import annotations
 
@@ -48,8 +53,8 @@ CONTROL = Control(
     ),
     remediation="Set job_resources.cluster_config.volume_kms_key_id and the output config's "
     "kms_key_id to the stack key and network_config with enable_network_isolation and "
-    "enable_inter_container_traffic_encryption (modules.monitoring.DataQualityMonitoring "
-    "and ModelQualityMonitoring do).",
+    "enable_inter_container_traffic_encryption; or move to the kit's own monitoring jobs "
+    "(modules.monitoring.MonitoringJobs, backend kit-jobs).",
     resource_types=tuple(OUTPUT_CONFIG),
     check=check,
     tags=("monitoring",),

@@ -47,3 +47,26 @@ def config_key(config: Resource) -> str:
 
 def configs_by_key(resources: Sequence[Resource]) -> dict[str, Resource]:
     return {config_key(r): r for r in resources if r.type == CONFIG}
+
+
+def model_key(model: Resource) -> str:
+    """How a variant names its model in `modelName`: the physical name in state files (the
+    `name` input), the logical name offline (the mock)."""
+    return str(model.props.get("name") or model.name)
+
+
+def shadow_variants(config: Resource) -> list[Mapping[str, Any]]:
+    found = config.props.get("shadowProductionVariants")
+    return [v for v in found if is_object(v)] if is_array(found) else []
+
+
+def serverless_only_models(resources: Sequence[Resource]) -> set[str]:
+    """Models that only serverless variants serve: SageMaker runs them outside any VPC and
+    without network isolation (serverless inference supports neither)."""
+    serverless: set[str] = set()
+    elsewhere: set[str] = set()
+    for config in (r for r in resources if r.type == CONFIG):
+        for variant in variants(config) + shadow_variants(config):
+            name = str(variant.get("modelName") or "")
+            (serverless if is_serverless(variant) else elsewhere).add(name)
+    return serverless - elsewhere

@@ -1,23 +1,29 @@
-"""SageMaker models run with network isolation."""
+"""SageMaker models run with network isolation (except those only serverless variants serve)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from policies.control import Control, Resource
-from policies.serving._endpoints import MODEL
+from policies.serving._endpoints import MODEL, model_key, serverless_only_models
 
 
-def check(model: Resource) -> Iterable[str]:
-    if model.props.get("enableNetworkIsolation") is not True:
-        yield "model network isolation is not enabled"
+def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
+    exempt = serverless_only_models(resources)
+    for model in (r for r in resources if r.type == MODEL):
+        if model_key(model) not in exempt and model.props.get("enableNetworkIsolation") is not True:
+            yield model, "model network isolation is not enabled"
 
 
 CONTROL = Control(
     id="aws-sagemaker-model-network-isolation",
-    description="SageMaker models set enableNetworkIsolation.",
+    description="SageMaker models set enableNetworkIsolation, unless only serverless variants "
+    "serve them.",
     why="The inference container sees every scoring request (card and customer data); "
-    "with network isolation it has no network path out, even from inside the VPC.",
+    "with network isolation it has no network path out, even from inside the VPC. Serverless "
+    "inference does not support network isolation (a documented exclusion), so models only "
+    "serverless variants serve are exempt (aws-sagemaker-serverless-endpoint-exclusions "
+    "requires them to go without).",
     severity="high",
     mirrors=(
         "CKV_AWS_370",
@@ -25,8 +31,7 @@ CONTROL = Control(
         "prowler sagemaker_models_network_isolation_enabled",
     ),
     remediation="Set enable_network_isolation=True on aws.sagemaker.Model "
-    "(modules.serving.RealtimeEndpoint does).",
-    resource_types=(MODEL,),
-    check=check,
+    "(modules.serving.RealtimeEndpoint does on instances).",
+    stack_check=check,
     tags=("serving",),
 )

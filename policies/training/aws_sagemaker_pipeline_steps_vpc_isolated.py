@@ -1,4 +1,5 @@
-"""Every processing and training step of a SageMaker pipeline runs in the VPC, isolated."""
+"""Every processing and training step of a SageMaker pipeline runs in the VPC, isolated (the
+kit's networked data-set step excepted from isolation, never from the VPC)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from policies.training._pipeline import (
     job_steps,
     section,
 )
+
+NETWORKED_STEPS = ("BuildDataset",)
+"""Steps that may run without network isolation, still in the VPC: the kit's data-set step,
+which calls Athena through the VPC's interface endpoint. Must equal
+`functions.training.definition.NETWORKED_STEPS` (the policy pack imports only itself; a test
+compares the two)."""
 
 
 def _ids(step: Step, vpc: Mapping[str, Any], key: str, what: str) -> Iterable[str]:
@@ -40,7 +47,7 @@ def _step(step: Step) -> Iterable[str]:
     else:
         yield from _ids(step, vpc, "Subnets", "subnets")
         yield from _ids(step, vpc, "SecurityGroupIds", "security groups")
-    if network.get("EnableNetworkIsolation") is not True:
+    if network.get("EnableNetworkIsolation") is not True and step.name not in NETWORKED_STEPS:
         yield f"step {step.name} runs without network isolation"
 
 
@@ -57,11 +64,15 @@ def check(pipeline: Resource) -> Iterable[str]:
 CONTROL = Control(
     id="aws-sagemaker-pipeline-steps-vpc-isolated",
     description="Every processing and training step of a SageMaker pipeline runs in the VPC "
-    "(subnets and security groups set, no template placeholder left) with network isolation.",
+    "(subnets and security groups set, no template placeholder left) with network isolation; "
+    f"only the networked data-set step ({', '.join(NETWORKED_STEPS)}) may run without "
+    "isolation, and it too must run in the VPC.",
     why="Pipeline jobs read the offline feature store and the labels; in the VPC with network "
     "isolation a compromised container or dependency cannot send training data out. The "
     "anchors check training jobs after they ran; this checks every job step (processing "
-    "too, also inside condition branches) before the pipeline is deployed.",
+    "too, also inside condition branches) before the pipeline is deployed. The data-set step "
+    "drives Athena, an API call a network-isolated container cannot make: it runs in the "
+    "private subnets (no NAT), so it reaches only the VPC's endpoints.",
     severity="high",
     mirrors=(
         "prowler sagemaker_training_jobs_vpc_settings_configured",
@@ -69,7 +80,8 @@ CONTROL = Control(
     ),
     remediation="Render the definition with the stack's private subnets and workload security "
     "group (functions.training.definition.render_definition does) and keep "
-    "EnableNetworkIsolation true on every processing (NetworkConfig) and training step.",
+    "EnableNetworkIsolation true on every processing (NetworkConfig) and training step but "
+    f"{', '.join(NETWORKED_STEPS)}.",
     resource_types=(PIPELINE,),
     check=check,
     tags=("training",),

@@ -1,6 +1,12 @@
 """The streaming aggregator Lambda against moto's DynamoDB and SQS on 127.0.0.1. moto does not
 implement sagemaker-featurestore-runtime, so every put_record is expected, with its exact
-parameters, through a botocore Stubber on the handler's own client."""
+parameters, through a botocore Stubber on the handler's own client. WRITE_CONCURRENCY is 1 here
+so the puts come in a fixed order: the raw records in record order, then one put per card
+(order of first appearance) with its aggregates as of the end of the batch.
+
+These tests pin the PutRecord path (a runtime whose boto3 predates BatchWriteRecord): the
+records and their order are the same on both paths, and test_aggregator_batch_writes.py tests
+what BatchWriteRecord adds (25 records a call, partial failures, unprocessed entries)."""
 
 from __future__ import annotations
 
@@ -84,10 +90,14 @@ def raw_params(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def card_params(
-    newest: int, ten_min: tuple[int, str], hour: tuple[int, str], day: tuple[int, str]
+    newest: int,
+    ten_min: tuple[int, str],
+    hour: tuple[int, str],
+    day: tuple[int, str],
+    card: str = "card-1",
 ) -> dict[str, Any]:
-    """The CARD_FEATURE_GROUP put for card-1 as of `newest` (offset from T)."""
-    values = {"card_id": "card-1", "event_time": iso(T + newest)}
+    """The CARD_FEATURE_GROUP put for `card` as of `newest` (offset from T)."""
+    values = {"card_id": card, "event_time": iso(T + newest)}
     for label, (count, amount) in (("10m", ten_min), ("1h", hour), ("24h", day)):
         values[f"txn_count_{label}"] = str(count)
         values[f"txn_amount_{label}"] = amount
@@ -123,8 +133,10 @@ def queue_url(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("BUCKET_SECONDS", raising=False)
+    monkeypatch.setenv("WRITE_CONCURRENCY", "1")
     monkeypatch.setattr(aggregator, "_CLIENTS", HANDLER_CLIENTS)
     monkeypatch.setattr(aggregator, "current_time", lambda: NOW)
+    monkeypatch.setattr(aggregator, "batch_writes_supported", lambda client: False)
     return url
 
 
@@ -140,8 +152,8 @@ def expect_raw(stubber: Stubber, payload: dict[str, Any]) -> None:
     stubber.add_response("put_record", {}, raw_params(payload))
 
 
-def expect_card(stubber: Stubber, *args: Any) -> None:
-    stubber.add_response("put_record", {}, card_params(*args))
+def expect_card(stubber: Stubber, *args: Any, **kwargs: Any) -> None:
+    stubber.add_response("put_record", {}, card_params(*args, **kwargs))
 
 
 def invoke(event: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> tuple[Any, dict]:
@@ -175,13 +187,31 @@ def state(card: str = "card-1") -> dict[str, dict[str, str]]:
     }
 
 
-def buckets(card: str = "card-1") -> dict[int, tuple[str, str]]:
-    """Bucket offset from T -> (count, amount)."""
+def card_state(card: str = "card-1") -> dict[str, Any]:
+    """The card's `state` item, plain values."""
+    item = client("dynamodb").get_item(
+        TableName=TABLE, Key={"card_id": {"S": card}, "sk": {"S": "state"}}
+    )["Item"]
     return {
-        int(sk.removeprefix("bucket#")) - T: (item["count"], item["amount"])
-        for sk, item in state(card).items()
-        if sk.startswith("bucket#")
+        "event_time_epoch": item["event_time_epoch"]["N"],
+        "buckets": {
+            int(start) - T: (value["L"][0]["N"], value["L"][1]["N"])
+            for start, value in item["buckets"]["M"].items()
+        },
+        "version": item["version"]["N"],
+        "pending": set(item.get("pending", {}).get("SS", [])),
+        "expires_at": item["expires_at"]["N"],
     }
+
+
+def buckets(card: str = "card-1") -> dict[int, tuple[str, str]]:
+    """Bucket offset from T -> (count, amount), the buckets kept in the card's state."""
+    return card_state(card)["buckets"]
+
+
+def pending_kinds(card: str = "card-1") -> list[str]:
+    """Kinds of the card's unconfirmed feature-store writes (raw, late, card)."""
+    return sorted(token.split(":")[0] for token in card_state(card)["pending"])
 
 
 # --- windows --------------------------------------------------------------------------------
@@ -190,9 +220,10 @@ def buckets(card: str = "card-1") -> dict[int, tuple[str, str]]:
 def test_windows_aggregate_exact_counts_and_sums_with_the_boundary_rule(
     feature_store: Stubber, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # In time order; each record's card put is as of its own event time. The boundary rule
-    # (bucket start in (T - w, T]) shows at T: the buckets starting at T - 24h, T - 1h and
-    # T - 10m (which holds the event at T - 599 s) are outside their windows.
+    # In time order, one record per invocation, so each card put is as of its own event time.
+    # The boundary rule (bucket start in (T - w, T]) shows at T: the buckets starting at
+    # T - 24h, T - 1h and T - 10m (which holds the event at T - 599 s) are outside their
+    # windows.
     # id, offset from T, amount, then (count, sum) in 10m, 1h and 24h as of that event
     timeline = [
         ("a", -86400, 1000, (1, "1000.00"), (1, "1000.00"), (1, "1000.00")),
@@ -208,12 +239,12 @@ def test_windows_aggregate_exact_counts_and_sums_with_the_boundary_rule(
         expect_raw(feature_store, payload)
         expect_card(feature_store, offset, ten_min, hour, day)
 
-    response, counts = invoke(kinesis_event(*payloads), capsys)
+        response, counts = invoke(kinesis_event(payload), capsys)
 
-    assert response == {"batchItemFailures": []}
-    assert counts == metrics(Processed=7)
+        assert response == {"batchItemFailures": []}
+        assert counts == metrics(Processed=1)
+    # The bucket at T - 24h left the longest window when the event at T arrived: dropped.
     assert buckets() == {
-        -86400: ("1", "1000"),
         -86340: ("1", "200"),
         -3600: ("1", "30"),
         -3540: ("1", "4.5"),
@@ -221,10 +252,37 @@ def test_windows_aggregate_exact_counts_and_sums_with_the_boundary_rule(
         -60: ("1", "7"),
         0: ("1", "10.005"),
     }
-    items = state()
-    assert items["bucket#" + str(T).zfill(12)]["expires_at"] == str(T + 86400 + 3600)
-    assert items["latest"] == {"event_time_epoch": str(T), "expires_at": str(T + 86400 + 3600)}
-    assert items["txn#g"] == {"status": "done", "expires_at": str(NOW + 86400 + 3600)}
+    assert card_state() == {
+        "event_time_epoch": str(T),
+        "buckets": buckets(),
+        "version": "14",  # a commit and a confirmation per invocation
+        "pending": set(),
+        "expires_at": str(NOW + 86400 + 3600),
+    }
+    assert state()["txn#g"] == {"status": "done", "expires_at": str(NOW + 86400 + 3600)}
+
+
+def test_one_batch_puts_each_card_once_with_its_newest_aggregates(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The timeline above in one batch, with a second card: one raw put per record, then one
+    # card put per card with the aggregates as of the end of the batch.
+    timeline = [(-86400, 1000), (-86340, 200), (-3600, 30), (-3540, 4.5), (-599, 0.25)]
+    timeline += [(-30, 7), (0, 10.005)]
+    payloads = [transaction(f"t{n}", offset, amount) for n, (offset, amount) in enumerate(timeline)]
+    other = transaction("o1", -10, 3, card="card-2")
+    payloads.insert(3, other)
+    for payload in payloads:
+        expect_raw(feature_store, payload)
+    expect_card(feature_store, 0, (2, "17.01"), (4, "21.76"), (6, "251.76"))
+    expect_card(feature_store, -10, (1, "3.00"), (1, "3.00"), (1, "3.00"), card="card-2")
+
+    response, counts = invoke(kinesis_event(*payloads), capsys)
+
+    assert response == {"batchItemFailures": []}
+    assert counts == metrics(Processed=8)
+    assert buckets("card-2") == {-60: ("1", "3")}
+    assert len(buckets()) == 6
 
 
 def test_window_boundary_rule_on_buckets() -> None:
@@ -259,7 +317,6 @@ def test_an_out_of_order_event_inside_the_window_is_aggregated(
     newest = transaction("new", 0, 10)
     older = transaction("older", -1800, 5)
     expect_raw(feature_store, newest)
-    expect_card(feature_store, 0, (1, "10.00"), (1, "10.00"), (1, "10.00"))
     expect_raw(feature_store, older)
     expect_card(feature_store, 0, (1, "10.00"), (2, "15.00"), (2, "15.00"))
 
@@ -268,7 +325,7 @@ def test_an_out_of_order_event_inside_the_window_is_aggregated(
     assert response == {"batchItemFailures": []}
     assert counts == metrics(Processed=2)
     assert buckets() == {0: ("1", "10"), -1800: ("1", "5")}
-    assert state()["latest"]["event_time_epoch"] == str(T)  # never moved back
+    assert card_state()["event_time_epoch"] == str(T)  # never moved back
 
 
 def test_a_late_event_is_counted_and_kept_as_training_data_but_not_aggregated(
@@ -278,7 +335,6 @@ def test_a_late_event_is_counted_and_kept_as_training_data_but_not_aggregated(
     late = transaction("late", -86400, 99)  # its bucket starts at T - 24h: outside
     inside = transaction("inside", -86340, 1)
     expect_raw(feature_store, newest)
-    expect_card(feature_store, 0, (1, "10.00"), (1, "10.00"), (1, "10.00"))
     feature_store.add_response(
         "put_record",
         {},
@@ -305,7 +361,8 @@ def test_a_late_event_is_counted_and_kept_as_training_data_but_not_aggregated(
     assert response == {"batchItemFailures": []}
     assert counts == metrics(Processed=2, LateEvents=1)
     assert buckets() == {0: ("1", "10"), -86340: ("1", "1")}
-    assert state()["txn#late"]["status"] == "done"
+    assert "txn#late" in state()  # a replay is recognised: no second raw row
+    assert pending_kinds() == []
     assert "late event not aggregated" in caplog.text
     assert '"transaction_id": "late"' in caplog.text
 
@@ -319,11 +376,18 @@ def test_a_duplicate_is_counted_once(
 
     first, first_counts = invoke(kinesis_event(payment, payment), capsys)
     again, again_counts = invoke(kinesis_event(payment), capsys)
+    # A replay with another record of the card: the duplicate leaves the first commit
+    # cancelled, the card is re-planned without it.
+    later = transaction("t2", 60, 1)
+    expect_raw(feature_store, later)
+    expect_card(feature_store, 60, (2, "13.50"), (2, "13.50"), (2, "13.50"))
+    third, third_counts = invoke(kinesis_event(payment, later), capsys)
 
-    assert first == again == {"batchItemFailures": []}
+    assert first == again == third == {"batchItemFailures": []}
     assert first_counts == metrics(Processed=1, Duplicates=1)
     assert again_counts == metrics(Duplicates=1)
-    assert buckets() == {0: ("1", "12.5")}
+    assert third_counts == metrics(Processed=1, Duplicates=1)
+    assert buckets() == {0: ("1", "12.5"), 60: ("1", "1")}
 
 
 # --- malformed records ------------------------------------------------------------------------
@@ -422,17 +486,18 @@ def test_a_card_feature_failure_is_retried_without_double_counting(
     assert failed == {"batchItemFailures": [{"itemIdentifier": "1"}]}
     assert failed_counts == metrics(Failed=1)
     assert buckets() == {0: ("1", "20")}
-    assert state()["txn#t1"]["status"] == "aggregated"
-    assert state()["txn#t1"]["raw_written"] == "True"
+    assert "txn#t1" in state()
+    assert pending_kinds() == ["card"]  # the raw row is confirmed, the aggregates are not
 
-    # The retry writes only what is missing: no second raw row, no second bucket ADD.
+    # The retry writes only what is missing: no second raw row, no second bucket count. The
+    # transaction was already counted, so the record is a duplicate now.
     expect_card(feature_store, 0, (1, "20.00"), (1, "20.00"), (1, "20.00"))
     retried, retried_counts = invoke(kinesis_event(payment), capsys)
 
     assert retried == {"batchItemFailures": []}
-    assert retried_counts == metrics(Processed=1)
+    assert retried_counts == metrics(Duplicates=1)
     assert buckets() == {0: ("1", "20")}
-    assert state()["txn#t1"]["status"] == "done"
+    assert pending_kinds() == []
 
     _, replay_counts = invoke(kinesis_event(payment), capsys)
     assert replay_counts == metrics(Duplicates=1)
@@ -448,20 +513,23 @@ def test_a_raw_transaction_failure_is_retried_without_double_counting(
         http_status_code=400,
         expected_params=raw_params(payment),
     )
+    expect_card(feature_store, 0, (1, "20.00"), (1, "20.00"), (1, "20.00"))
 
     failed, failed_counts = invoke(kinesis_event(payment), capsys)
 
     assert failed == {"batchItemFailures": [{"itemIdentifier": "1"}]}
     assert failed_counts == metrics(Failed=1)
-    assert state()["txn#t1"] == {"status": "aggregated", "expires_at": str(NOW + 86400 + 3600)}
+    assert state()["txn#t1"] == {"status": "done", "expires_at": str(NOW + 86400 + 3600)}
+    assert pending_kinds() == ["raw"]  # the aggregates went out, the raw row did not
 
+    # The retry resumes the raw put only: the aggregates were written and are unchanged.
     expect_raw(feature_store, payment)
-    expect_card(feature_store, 0, (1, "20.00"), (1, "20.00"), (1, "20.00"))
     retried, retried_counts = invoke(kinesis_event(payment), capsys)
 
     assert retried == {"batchItemFailures": []}
     assert retried_counts == metrics(Processed=1)
     assert buckets() == {0: ("1", "20")}
+    assert pending_kinds() == []
 
 
 def test_a_retried_late_event_stays_late(
@@ -470,10 +538,10 @@ def test_a_retried_late_event_stays_late(
     newest = transaction("new", 0, 10)
     late = transaction("late", -90000, 3)
     expect_raw(feature_store, newest)
-    expect_card(feature_store, 0, (1, "10.00"), (1, "10.00"), (1, "10.00"))
     feature_store.add_client_error(
         "put_record", "ThrottlingException", http_status_code=400, expected_params=raw_params(late)
     )
+    expect_card(feature_store, 0, (1, "10.00"), (1, "10.00"), (1, "10.00"))
     failed, failed_counts = invoke(kinesis_event(newest, late), capsys)
     assert failed == {"batchItemFailures": [{"itemIdentifier": "2"}]}
     assert failed_counts == metrics(Processed=1, Failed=1)
@@ -485,31 +553,33 @@ def test_a_retried_late_event_stays_late(
     assert retried == {"batchItemFailures": []}
     assert retried_counts == metrics(LateEvents=1)
     assert buckets() == {0: ("1", "10")}
-    assert state()["txn#late"]["status"] == "done"
+    assert pending_kinds() == []
 
 
 def test_the_metrics_line_accounts_for_every_record(
     feature_store: Stubber, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The failing record comes last: Lambda retries from the lowest failed sequence number,
+    # so any record after it would be reported (and counted) as failed too.
     first = transaction("first", 0, 1)
     failing = transaction("failing", -60, 2)
     late = transaction("late", -90000, 3)
     expect_raw(feature_store, first)
-    expect_card(feature_store, 0, (1, "1.00"), (1, "1.00"), (1, "1.00"))
+    expect_raw(feature_store, late)
     feature_store.add_client_error(
         "put_record",
         "ServiceUnavailable",
         http_status_code=503,
         expected_params=raw_params(failing),
     )
-    expect_raw(feature_store, late)
+    expect_card(feature_store, 0, (2, "3.00"), (2, "3.00"), (2, "3.00"))
 
     capsys.readouterr()
     response = aggregator.handler(
-        kinesis_event(first, first, failing, late, b"{"), SimpleNamespace()
+        kinesis_event(first, first, late, b"{", failing), SimpleNamespace()
     )
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "3"}]}
+    assert response == {"batchItemFailures": [{"itemIdentifier": "5"}]}
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line) == {
         "_aws": {
@@ -538,14 +608,35 @@ def test_the_metrics_line_accounts_for_every_record(
 
 
 def test_state_table_errors_are_retried_and_malformed_records_still_dead_lettered(
-    feature_store: Stubber, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    queue_url: str,
+    feature_store: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("STATE_TABLE", "missing-table")
+
+    response, counts = invoke(kinesis_event(b"[]", transaction("t1", 0, 1)), capsys)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert counts == metrics(Malformed=1, Failed=1)
+    assert len(client("sqs").receive_message(QueueUrl=queue_url)["Messages"]) == 1
+
+
+def test_records_after_a_failed_one_are_handed_back_not_dead_lettered_twice(
+    queue_url: str,
+    feature_store: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Lambda retries from record 1, so the malformed record 2 is dead-lettered on that retry,
+    # not now as well.
     monkeypatch.setenv("STATE_TABLE", "missing-table")
 
     response, counts = invoke(kinesis_event(transaction("t1", 0, 1), b"[]"), capsys)
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}]}
-    assert counts == metrics(Malformed=1, Failed=1)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}
+    assert counts == metrics(Failed=2)
+    assert "Messages" not in client("sqs").receive_message(QueueUrl=queue_url)
 
 
 def test_a_dead_letter_failure_is_retried_rather_than_dropped(
@@ -602,3 +693,154 @@ def test_settings_from_the_environment(queue_url: str) -> None:
 def test_bad_windows_fail_the_invocation(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         aggregator.parse_windows(spec, 60)
+
+
+def test_write_concurrency_and_window_size_are_checked(queue_url: str) -> None:
+    assert aggregator.load_settings().write_concurrency == 1  # the fixture's
+    assert (
+        aggregator.load_settings({**_env(queue_url), "WRITE_CONCURRENCY": ""}).write_concurrency
+        == 8
+    )
+    for bad in ("0", "33"):
+        with pytest.raises(ValueError, match="WRITE_CONCURRENCY must be 1 to 32"):
+            aggregator.load_settings({**_env(queue_url), "WRITE_CONCURRENCY": bad})
+    assert aggregator.parse_windows("7d=604800", 60) == (aggregator.Window("7d", 604800),)
+    with pytest.raises(ValueError, match="at most 10080 buckets"):
+        aggregator.parse_windows("8d=691200", 60)
+
+
+def _env(queue_url: str) -> dict[str, str]:
+    return {
+        "STATE_TABLE": TABLE,
+        "CARD_FEATURE_GROUP": CARD_GROUP,
+        "TRANSACTIONS_FEATURE_GROUP": TRANSACTIONS_GROUP,
+        "DEAD_LETTER_QUEUE_URL": queue_url,
+        "WINDOWS": WINDOWS,
+    }
+
+
+# --- state written by the previous per-record layout, concurrent writers -----------------------
+
+
+def test_a_card_in_the_previous_layout_continues_from_its_buckets(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What the per-record handler left: `latest`, `bucket#` items (one outside the window) and
+    # markers, one of them `aggregated` with its raw row written: an interrupted attempt whose
+    # card put is missing.
+    dynamodb = client("dynamodb")
+
+    def put(sk: str, **attributes: dict[str, Any]) -> None:
+        dynamodb.put_item(
+            TableName=TABLE, Item={"card_id": {"S": "card-1"}, "sk": {"S": sk}} | attributes
+        )
+
+    put("latest", event_time_epoch={"N": str(T - 60)}, expires_at={"N": str(T + 90000)})
+    for offset, count, amount in ((-86400, "3", "300"), (-3000, "2", "20"), (-60, "1", "5")):
+        put(f"bucket#{T + offset:012d}", count={"N": count}, amount={"N": amount})
+    put("txn#done", status={"S": "done"})
+    put("txn#interrupted", status={"S": "aggregated"}, raw_written={"BOOL": True})
+    replay = transaction("done", -3000, 10)
+    interrupted = transaction("interrupted", -60, 5)
+    new = transaction("new", 0, 1)
+    expect_raw(feature_store, new)
+    # The interrupted transaction is already in its legacy bucket: counted once.
+    expect_card(feature_store, 0, (2, "6.00"), (4, "26.00"), (4, "26.00"))
+
+    response, counts = invoke(kinesis_event(replay, interrupted, new), capsys)
+
+    assert response == {"batchItemFailures": []}
+    assert counts == metrics(Processed=2, Duplicates=1)
+    assert buckets() == {-3000: ("2", "20"), -60: ("1", "5"), 0: ("1", "1")}
+    assert state()["txn#interrupted"] == {"status": "done"}  # resumed: an ordinary marker now
+    assert pending_kinds() == []
+
+
+def test_a_concurrent_writer_of_the_card_is_counted_exactly_once(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Another invocation commits a transaction of the same card between this one's read and
+    # its commit (possible only if the partition key is not the card): the commit's version
+    # condition fails, the state is read again and the card re-planned on top of it.
+    expect_raw(feature_store, transaction("first", -120, 1))
+    expect_card(feature_store, -120, (1, "1.00"), (1, "1.00"), (1, "1.00"))
+    invoke(kinesis_event(transaction("first", -120, 1)), capsys)
+    dynamodb = aggregator.aws_client("dynamodb")
+    before = card_state()
+
+    def other_writer(**_: Any) -> None:
+        dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", other_writer)
+        client("dynamodb").put_item(
+            TableName=TABLE,
+            Item={
+                "card_id": {"S": "card-1"},
+                "sk": {"S": "state"},
+                "event_time_epoch": {"N": str(T - 60)},
+                "buckets": {
+                    "M": {
+                        str(T - 120): {"L": [{"N": "1"}, {"N": "1"}]},
+                        str(T - 60): {"L": [{"N": "1"}, {"N": "100"}]},
+                    }
+                },
+                "version": {"N": str(int(before["version"]) + 1)},
+                "expires_at": {"N": before["expires_at"]},
+            },
+        )
+
+    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", other_writer)
+    mine = transaction("mine", 0, 10)
+    expect_raw(feature_store, mine)
+    expect_card(feature_store, 0, (3, "111.00"), (3, "111.00"), (3, "111.00"))
+
+    response, counts = invoke(kinesis_event(mine), capsys)
+
+    assert (response, counts) == ({"batchItemFailures": []}, metrics(Processed=1))
+    assert buckets() == {-120: ("1", "1"), -60: ("1", "100"), 0: ("1", "10")}
+
+
+# --- batch mechanics -------------------------------------------------------------------------
+
+
+def test_an_empty_batch_still_emits_every_metric(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert invoke({"Records": []}, capsys) == ({"batchItemFailures": []}, metrics())
+
+
+def test_a_refused_dead_letter_hands_back_that_record_and_every_later_one(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = kinesis_event(b"[]", b"{", b"[1]")
+    with Stubber(aggregator.aws_client("sqs")) as sqs:
+        sqs.add_response(
+            "send_message_batch",
+            {
+                "Successful": [
+                    {"Id": "0", "MessageId": "m0", "MD5OfMessageBody": "x"},
+                    {"Id": "2", "MessageId": "m2", "MD5OfMessageBody": "x"},
+                ],
+                "Failed": [{"Id": "1", "SenderFault": False, "Code": "InternalError"}],
+            },
+        )
+        response, counts = invoke(event, capsys)
+        sqs.assert_no_pending_responses()
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}, {"itemIdentifier": "3"}]}
+    assert counts == metrics(Malformed=1, Failed=2)
+
+
+def test_concurrent_writes_keep_exceptions_per_job_and_let_a_crash_through() -> None:
+    class Ended(BaseException):
+        pass
+
+    def fails() -> None:
+        raise ValueError("put failed")
+
+    def ends() -> None:
+        raise Ended
+
+    results = aggregator.run_all([lambda: None, fails, lambda: None], 4)
+    assert [type(result) for result in results] == [type(None), ValueError, type(None)]
+    for concurrency in (1, 4):
+        with pytest.raises(Ended):
+            aggregator.run_all([lambda: None, ends, fails], concurrency)

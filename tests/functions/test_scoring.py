@@ -130,6 +130,7 @@ def audit_line(status: int, error: str | None, **fields: Any) -> dict[str, Any]:
         "featureNames": ORDER,
         "features": None,
         "defaulted": None,
+        "missing": None,
         "score": None,
     } | fields
 
@@ -226,7 +227,12 @@ def test_valid_request_is_scored_with_online_features(featurestore, endpoint, se
     assert sent[0].headers["X-Amzn-SageMaker-Inference-Id"] == b"req-1"
     assert sent[0].url.endswith(f"/endpoints/{ENDPOINT}/invocations")
     assert audit == audit_line(
-        200, None, features=[125.5, 23, "5411", 3, 310.25, 42], defaulted=[], score=0.8731
+        200,
+        None,
+        features=[125.5, 23, "5411", 3, 310.25, 42],
+        defaulted=[],
+        missing=[],
+        score=0.8731,
     )
 
 
@@ -411,14 +417,52 @@ def test_unparseable_body_is_400(featurestore, sent, capsys, event, error, field
 # --- 422: online features ------------------------------------------------------------------
 
 
-def test_missing_feature_without_default_is_422(featurestore, sent, capsys):
+@pytest.mark.parametrize(
+    "profile",
+    [{}, record(home_country="FR")],
+    ids=["no-record", "feature-absent"],
+)
+def test_a_missing_feature_without_default_reaches_the_model_as_missing(
+    featurestore, endpoint, sent, capsys, profile
+):
+    # A customer without a profile record (or one lacking the feature) is still scored: the
+    # model gets an empty CSV field, which the SageMaker XGBoost container reads as NaN
+    # (sagemaker-xgboost-container encoder: '' -> 'nan'), as training left it empty.
     featurestore.add_response(
         "get_record", record(txn_count_10m="3", txn_amount_10m="310.25"), CARD_PARAMS
     )
-    featurestore.add_response("get_record", {}, CUSTOMER_PARAMS)  # no profile for the customer
+    featurestore.add_response("get_record", profile, CUSTOMER_PARAMS)
 
     status, body, audit = call(api_event(VALID), capsys)
 
+    assert (status, body["score"]) == (200, 0.8731)
+    assert sent[0].body == b"125.5,23,5411,3,310.25,"
+    assert audit == audit_line(
+        200,
+        None,
+        features=[125.5, 23, "5411", 3, 310.25, None],
+        defaulted=[],
+        missing=["account_age_days"],
+        score=0.8731,
+    )
+
+
+REQUIRED_SCHEMA = copy.deepcopy(SCHEMA)
+REQUIRED_SCHEMA["lookups"][1]["required"] = ["account_age_days"]
+
+
+def test_missing_required_feature_is_422(featurestore, sent, capsys, monkeypatch):
+    monkeypatch.setenv("MODEL_SCHEMA", json.dumps(REQUIRED_SCHEMA))
+    clear_caches()
+    with Stubber(scoring._featurestore()) as required_store:
+        required_store.add_response(
+            "get_record", record(txn_count_10m="3", txn_amount_10m="310.25"), CARD_PARAMS
+        )
+        required_store.add_response("get_record", {}, CUSTOMER_PARAMS)  # no profile
+
+        status, body, audit = call(api_event(VALID), capsys)
+
+        required_store.assert_no_pending_responses()
     error = f"no online value for account_age_days of customer_id=cust-9 in {CUSTOMER_GROUP}"
     assert (status, body) == (
         422,
@@ -426,6 +470,14 @@ def test_missing_feature_without_default_is_422(featurestore, sent, capsys):
     )
     assert audit == audit_line(422, error)
     assert sent == []
+
+
+def test_required_features_are_parsed_per_lookup():
+    parsed = scoring.parse_schema(REQUIRED_SCHEMA)
+    assert [lookup.required for lookup in parsed.lookups] == [
+        frozenset(),
+        frozenset({"account_age_days"}),
+    ]
 
 
 def test_online_value_of_the_wrong_type_is_422(featurestore, sent, capsys):
@@ -480,6 +532,7 @@ def test_model_error_is_502(featurestore, capsys):
         "model endpoint unavailable",
         features=[125.5, 23, "5411", 3, 310.25, 42],
         defaulted=[],
+        missing=[],
     )
 
 
@@ -613,6 +666,26 @@ BAD_SCHEMAS = [
         "lookup-feature-not-served",
         mutated(lambda s: s["order"].remove("account_age_days")),
         f"lookup {CUSTOMER_GROUP}: feature 'account_age_days' is not in order",
+    ),
+    (
+        "required-not-a-list",
+        mutated(lambda s: s["lookups"][1].update(required="account_age_days")),
+        f"lookup {CUSTOMER_GROUP}: required must be a list of feature names",
+    ),
+    (
+        "required-unknown-feature",
+        mutated(lambda s: s["lookups"][1].update(required=["amount"])),
+        f"lookup {CUSTOMER_GROUP}: required names unknown feature 'amount'",
+    ),
+    (
+        "required-with-default",
+        mutated(lambda s: s["lookups"][0].update(required=["txn_count_10m"])),
+        f"lookup {CARD_GROUP}: 'txn_count_10m' has a default and cannot be required",
+    ),
+    (
+        "required-twice",
+        mutated(lambda s: s["lookups"][1].update(required=["account_age_days"] * 2)),
+        f"lookup {CUSTOMER_GROUP}: required lists a feature twice",
     ),
     (
         "empty-order",

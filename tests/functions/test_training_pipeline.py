@@ -49,7 +49,6 @@ def _script(name: str) -> types.ModuleType:
     return module
 
 
-build_dataset = _script("build_dataset")
 validate_dataset = _script("validate_dataset")
 evaluate = _script("evaluate")
 
@@ -57,8 +56,17 @@ TEMPLATE = load_template()
 STEPS = {step["Name"]: step for step in TEMPLATE["Steps"]}
 CONDITION = STEPS["CheckAuc"]["Arguments"]
 REGISTER = CONDITION["IfSteps"][0]
+PUBLISH = CONDITION["IfSteps"][1]
 FAIL = CONDITION["ElseSteps"][0]
-JOBS = ["BuildDataset", "ValidateDataset", "BaselineDataQuality", "Train", "Evaluate"]
+JOB_STEPS = {**STEPS, "PublishBaseline": PUBLISH}
+JOBS = [
+    "BuildDataset",
+    "ValidateDataset",
+    "BaselineDataQuality",
+    "Train",
+    "Evaluate",
+    "PublishBaseline",
+]
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +157,10 @@ def test_steps_in_order_with_their_dependencies() -> None:
         ("Evaluate", "Processing"),
         ("CheckAuc", "Condition"),
     ]
-    assert [(s["Name"], s["Type"]) for s in CONDITION["IfSteps"]] == [("Register", "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in CONDITION["IfSteps"]] == [
+        ("Register", "RegisterModel"),
+        ("PublishBaseline", "Processing"),
+    ]
     assert [(s["Name"], s["Type"]) for s in CONDITION["ElseSteps"]] == [
         ("AucBelowThreshold", "Fail")
     ]
@@ -167,6 +178,8 @@ def test_steps_in_order_with_their_dependencies() -> None:
     # model package without its monitoring baseline.
     assert _step_references(REGISTER["Arguments"]) == {"Train", "Evaluate", "BaselineDataQuality"}
     assert _step_references(FAIL["Arguments"]) == {"Evaluate"}
+    # The baseline is published under the ARN Register returns, so only after it.
+    assert _step_references(PUBLISH["Arguments"]) == {"Register", "BuildDataset"}
     # Neither training nor the baseline starts on a data set that failed validation; nothing
     # else orders them, so they run in parallel.
     assert {name: s.get("DependsOn") for name, s in STEPS.items() if "DependsOn" in s} == {
@@ -175,6 +188,7 @@ def test_steps_in_order_with_their_dependencies() -> None:
     }
     assert [name for name in definition.PIPELINE_STEPS if name in STEPS] + [
         "Register",
+        "PublishBaseline",
         "AucBelowThreshold",
     ] == list(definition.PIPELINE_STEPS)
 
@@ -184,16 +198,20 @@ def test_parameters_names_types_and_defaults() -> None:
         {"Name": "ArtifactsS3Uri", "Type": "String"},
         {"Name": "CodeS3Uri", "Type": "String"},
         {"Name": "FeatureSchemaS3Uri", "Type": "String"},
-        {"Name": "TransactionsS3Uri", "Type": "String"},
-        {"Name": "CardAggregatesS3Uri", "Type": "String"},
-        {"Name": "CustomerProfileS3Uri", "Type": "String"},
-        {"Name": "LabelsS3Uri", "Type": "String"},
+        {"Name": "AthenaWorkGroup", "Type": "String"},
+        {"Name": "OfflineStoreDatabase", "Type": "String"},
+        {"Name": "TransactionsTable", "Type": "String"},
+        {"Name": "CardAggregatesTable", "Type": "String"},
+        {"Name": "CustomerProfileTable", "Type": "String"},
+        {"Name": "LabelsDatabase", "Type": "String"},
+        {"Name": "LabelsTable", "Type": "String"},
         {"Name": "TrainingWindowDays", "Type": "Integer", "DefaultValue": 90},
         {"Name": "ProcessingInstanceType", "Type": "String", "DefaultValue": "ml.m5.large"},
         {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
         {"Name": "ProcessingImageUri", "Type": "String"},
         {"Name": "TrainingImageUri", "Type": "String"},
         {"Name": "MonitoringImageUri", "Type": "String"},
+        {"Name": "MonitoringBaselinesS3Uri", "Type": "String"},
         {"Name": "AucThreshold", "Type": "Float", "DefaultValue": 0.85},
         {"Name": "ModelPackageGroupName", "Type": "String"},
         {"Name": "CodeVersion", "Type": "String"},
@@ -277,6 +295,17 @@ def test_register_creates_a_pending_model_package_with_lineage() -> None:
     assert metadata["CodeVersion"] == {"Get": "Parameters.CodeVersion"}
     assert metadata["PipelineExecutionArn"] == {"Get": "Execution.PipelineExecutionArn"}
     assert metadata["FeatureGroups"] == "transactions,card_aggregates,customer_profile"
+    # Where this version's baseline is: <MonitoringBaselinesS3Uri>/<its own package ARN>/.
+    assert metadata["MonitoringBaselinesS3Uri"] == {"Get": "Parameters.MonitoringBaselinesS3Uri"}
+    assert set(metadata) == {
+        "CodeVersion",
+        "FeatureGroups",
+        "FeatureSchemaS3Uri",
+        "MonitoringBaselinesS3Uri",
+        "PipelineExecutionArn",
+        "TrainingWindowDays",
+        "TriggeredBy",
+    }
 
 
 BASELINE_URI = (
@@ -297,6 +326,69 @@ def test_register_records_the_data_quality_baseline() -> None:
             )
         }
     }
+
+
+def test_publish_baseline_writes_under_the_registered_package_arn() -> None:
+    args = PUBLISH["Arguments"]
+    dataset = {"Get": "Steps.BuildDataset.ProcessingOutputConfig.Outputs['dataset'].S3Output.S3Uri"}
+    package_arn = {"Get": "Steps.Register.ModelPackageArn"}
+    assert args["AppSpecification"] == {
+        "ContainerArguments": [
+            "--model-package-arn",
+            package_arn,
+            "--dataset-s3-uri",
+            dataset,
+            "--pipeline-execution-arn",
+            {"Get": "Execution.PipelineExecutionArn"},
+        ],
+        "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/publish_baseline.py"],
+        "ImageUri": {"Get": "Parameters.ProcessingImageUri"},
+    }
+    assert [
+        (i["InputName"], i["S3Input"]["LocalPath"], i["S3Input"]["S3Uri"])
+        for i in args["ProcessingInputs"]
+    ] == [
+        (
+            "code",
+            "/opt/ml/processing/input/code",
+            {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [{"Get": "Parameters.CodeS3Uri"}, "publish_baseline.py"],
+                }
+            },
+        ),
+        ("schema", "/opt/ml/processing/input/schema", {"Get": "Parameters.FeatureSchemaS3Uri"}),
+        (
+            "baseline",
+            "/opt/ml/processing/input/baseline",
+            {"Std:Join": {"On": "/", "Values": [dataset, "baseline"]}},
+        ),
+    ]
+    # s3://<artifacts>/monitoring/baselines/<model package ARN>, its ':' and '/' verbatim.
+    assert args["ProcessingOutputConfig"] == {
+        "KmsKeyId": KMS_KEY_PLACEHOLDER,
+        "Outputs": [
+            {
+                "OutputName": "baseline",
+                "S3Output": {
+                    "LocalPath": "/opt/ml/processing/output",
+                    "S3UploadMode": "EndOfJob",
+                    "S3Uri": {
+                        "Std:Join": {
+                            "On": "/",
+                            "Values": [
+                                {"Get": "Parameters.MonitoringBaselinesS3Uri"},
+                                package_arn,
+                            ],
+                        }
+                    },
+                },
+            }
+        ],
+    }
+    assert args["StoppingCondition"] == {"MaxRuntimeInSeconds": 900}
+    assert definition.MONITORING_BASELINES_PREFIX == "monitoring/baselines"
 
 
 def test_baseline_step_runs_the_model_monitor_analyzer_like_the_sdk() -> None:
@@ -372,9 +464,10 @@ def test_scripts_reach_jobs_from_the_code_prefix() -> None:
         "BuildDataset": "build_dataset.py",
         "ValidateDataset": "validate_dataset.py",
         "Evaluate": "evaluate.py",
+        "PublishBaseline": "publish_baseline.py",
     }
     for step, script in expected.items():
-        args = STEPS[step]["Arguments"]
+        args = JOB_STEPS[step]["Arguments"]
         assert args["AppSpecification"]["ContainerEntrypoint"] == [
             "python3",
             f"/opt/ml/processing/input/code/{script}",
@@ -386,26 +479,63 @@ def test_scripts_reach_jobs_from_the_code_prefix() -> None:
         }
         assert (SCRIPTS_DIR / script).is_file()
     build = STEPS["BuildDataset"]["Arguments"]
+    # The query runs in Athena: the job reads only the schema and the query template (from
+    # the code prefix), no offline-store data.
     assert [(i["InputName"], i["S3Input"]["LocalPath"]) for i in build["ProcessingInputs"]] == [
         ("code", "/opt/ml/processing/input/code"),
         ("schema", "/opt/ml/processing/input/schema"),
-        ("transactions", "/opt/ml/processing/input/transactions"),
-        ("card_aggregates", "/opt/ml/processing/input/card_aggregates"),
-        ("customer_profile", "/opt/ml/processing/input/customer_profile"),
-        ("labels", "/opt/ml/processing/input/labels"),
+        ("sql", "/opt/ml/processing/input/sql"),
     ]
+    sql = build["ProcessingInputs"][2]["S3Input"]["S3Uri"]
+    assert sql == {
+        "Std:Join": {"On": "/", "Values": [{"Get": "Parameters.CodeS3Uri"}, "training_set.sql"]}
+    }
+    assert definition.TRAINING_SET_SQL.is_file()
     assert build["AppSpecification"]["ContainerArguments"] == [
         "--training-window-days",
         {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingWindowDays"}]}},
+        "--workgroup",
+        {"Get": "Parameters.AthenaWorkGroup"},
+        "--database",
+        {"Get": "Parameters.OfflineStoreDatabase"},
+        "--table",
+        "transactions",
+        {"Get": "Parameters.TransactionsTable"},
+        "--table",
+        "card_aggregates",
+        {"Get": "Parameters.CardAggregatesTable"},
+        "--table",
+        "customer_profile",
+        {"Get": "Parameters.CustomerProfileTable"},
+        "--labels-database",
+        {"Get": "Parameters.LabelsDatabase"},
+        "--labels-table",
+        {"Get": "Parameters.LabelsTable"},
+        "--output-s3-uri",
+        build["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"],
+        "--staging-s3-uri",
+        {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    {"Get": "Parameters.ArtifactsS3Uri"},
+                    {"Get": "Execution.PipelineExecutionId"},
+                    "BuildDataset",
+                    "staging",
+                ],
+            }
+        },
+        "--kms-key-arn",
+        KMS_KEY_PLACEHOLDER,
     ]
 
 
 @pytest.mark.parametrize("step", JOBS)
 def test_every_job_runs_isolated_in_the_vpc_with_kms(step: str) -> None:
-    args = STEPS[step]["Arguments"]
+    args = JOB_STEPS[step]["Arguments"]
     vpc = {"SecurityGroupIds": [SECURITY_GROUP_PLACEHOLDER], "Subnets": [SUBNET_PLACEHOLDER]}
     assert args["RoleArn"] == ROLE_PLACEHOLDER
-    if STEPS[step]["Type"] == "Training":
+    if JOB_STEPS[step]["Type"] == "Training":
         assert args["VpcConfig"] == vpc
         assert args["EnableNetworkIsolation"] is True
         assert args["EnableInterContainerTrafficEncryption"] is True
@@ -414,7 +544,9 @@ def test_every_job_runs_isolated_in_the_vpc_with_kms(step: str) -> None:
     else:
         assert args["NetworkConfig"] == {
             "EnableInterContainerTrafficEncryption": True,
-            "EnableNetworkIsolation": True,
+            # BuildDataset calls Athena (through the VPC's interface endpoint): it cannot be
+            # network-isolated. It still runs in the VPC's private subnets, with no NAT.
+            "EnableNetworkIsolation": step != "BuildDataset",
             "VpcConfig": vpc,
         }
         assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS_KEY_PLACEHOLDER
@@ -459,7 +591,9 @@ def test_render_replaces_every_placeholder_and_sets_defaults() -> None:
     }
     assert steps["BuildDataset"]["RoleArn"] == ROLE
     assert steps["Train"]["OutputDataConfig"]["KmsKeyId"] == KMS_KEY
-    assert text.count(KMS_KEY) == 9 and text.count(ROLE) == 5
+    # 12: each job's volume and outputs (ValidateDataset has no outputs), and BuildDataset's
+    # --kms-key-arn (Athena results, S3 copies). The role: once per job.
+    assert text.count(KMS_KEY) == 12 and text.count(ROLE) == 6
     assert steps["BaselineDataQuality"]["NetworkConfig"]["VpcConfig"] == {
         "SecurityGroupIds": SECURITY_GROUPS,
         "Subnets": SUBNETS,
@@ -533,160 +667,52 @@ def test_sagemaker_accepts_the_rendered_pipeline(aws: str) -> None:
     ]
 
 
-# --- BuildDataset: point-in-time join --------------------------------------------------------
-
-T = pd.Timestamp("2024-05-01T12:00:00Z")
-
-
-def _iso(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+# --- BuildDataset ----------------------------------------------------------------------------
+# The point-in-time join is SQL run by Athena: test_dataset_sql.py checks it on DuckDB against
+# a brute-force reference, test_dataset_runner.py the job that runs it (moto).
 
 
-def _offline(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Offline-store rows: bookkeeping columns default to one write, not deleted."""
-    frame = pd.DataFrame(rows)
-    if "write_time" not in frame:
-        frame["write_time"] = T + pd.Timedelta(minutes=5)
-    frame["write_time"] = pd.to_datetime(frame["write_time"], utc=True)
-    frame["api_invocation_time"] = frame["write_time"]
-    if "is_deleted" not in frame:
-        frame["is_deleted"] = False
-    return frame
-
-
-def _cards(*rows: tuple[str, pd.Timestamp, int, pd.Timestamp | None, bool]) -> pd.DataFrame:
-    return _offline(
-        [
-            {
-                "card_id": card,
-                "event_time": _iso(at),
-                "txn_count_10m": count,
-                "write_time": written if written is not None else at + pd.Timedelta(seconds=1),
-                "is_deleted": deleted,
-            }
-            for card, at, count, written, deleted in rows
-        ]
-    )
-
-
-def _join(transactions: pd.DataFrame, cards: pd.DataFrame) -> list[Any]:
-    joined = build_dataset.point_in_time_join(
-        transactions,
-        build_dataset.newest_writes(cards, "card_id"),
-        key="card_id",
-        features=["txn_count_10m"],
-    )
-    return [None if pd.isna(v) else int(v) for v in joined["txn_count_10m"]]
-
-
-def _transactions(*rows: tuple[str, str, pd.Timestamp]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        [{"transaction_id": t, "card_id": c, "event_time": at} for t, c, at in rows]
-    )
-    frame["event_time"] = frame["event_time"].astype("datetime64[ns, UTC]")
-    return frame
-
-
-def test_a_record_at_exactly_the_transaction_time_is_not_used() -> None:
-    second = pd.Timedelta(seconds=1)
-    cards = _cards(
-        ("c1", T - 60 * second, 3, None, False),
-        ("c1", T - second, 4, None, False),
-        ("c1", T, 5, None, False),  # written for this very transaction: counts it already
-        ("c2", T, 9, None, False),
-    )
-    transactions = _transactions(("t1", "c1", T), ("t2", "c2", T), ("t3", "c1", T + second))
-    assert _join(transactions, cards) == [4, None, 5]
-
-
-def test_rows_keep_their_order_and_index() -> None:
-    cards = _cards(("c1", T - pd.Timedelta(hours=1), 1, None, False))
-    transactions = _transactions(("late", "c1", T), ("early", "c1", T - pd.Timedelta(hours=2)))
-    transactions.index = [10, 20]
-    joined = build_dataset.point_in_time_join(
-        transactions,
-        build_dataset.newest_writes(cards, "card_id"),
-        key="card_id",
-        features=["txn_count_10m"],
-    )
-    assert list(joined.index) == [10, 20]
-    assert list(joined["transaction_id"]) == ["late", "early"]
-    assert [None if pd.isna(v) else v for v in joined["txn_count_10m"]] == [1, None]
-
-
-def test_repeated_writes_of_a_record_keep_the_newest() -> None:
-    at = T - pd.Timedelta(minutes=1)
-    cards = _cards(
-        ("c1", at, 7, T + pd.Timedelta(minutes=3), False),
-        ("c1", at, 8, T + pd.Timedelta(minutes=9), False),  # the replay wins
-        ("c1", at, 6, T + pd.Timedelta(minutes=1), False),
-    )
-    newest = build_dataset.newest_writes(cards, "card_id")
-    assert newest.to_dict("records") == [
-        {"card_id": "c1", "event_time": at, "txn_count_10m": 8, "is_deleted": False}
+def test_build_dataset_runs_athena_from_the_vpc_and_writes_the_step_output() -> None:
+    args = STEPS["BuildDataset"]["Arguments"]
+    container = args["AppSpecification"]["ContainerArguments"]
+    options = {
+        item: container[i + 1]
+        for i, item in enumerate(container)
+        if isinstance(item, str) and item.startswith("--")
+    }
+    dataset = args["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    # Athena writes the splits straight under the step's own output, which the later steps
+    # read; the job uploads columns.json there too.
+    assert options["--output-s3-uri"] == dataset
+    assert options["--staging-s3-uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Parameters.ArtifactsS3Uri"},
+                {"Get": "Execution.PipelineExecutionId"},
+                "BuildDataset",
+                "staging",
+            ],
+        }
+    }
+    assert options["--kms-key-arn"] == KMS_KEY_PLACEHOLDER
+    tables = [container[i + 1 : i + 3] for i, item in enumerate(container) if item == "--table"]
+    assert tables == [
+        [group, {"Get": f"Parameters.{definition.TABLE_PARAMETERS[group]}"}]
+        for group in definition.FEATURE_GROUPS
     ]
-    assert _join(_transactions(("t1", "c1", T)), cards) == [8]
+    assert definition.NETWORKED_STEPS == ("BuildDataset",)
+    assert definition.TRAINING_SET_SQL in definition.CODE_FILES
+    assert {path.name for path in definition.CODE_FILES} == {
+        "build_dataset.py",
+        "evaluate.py",
+        "publish_baseline.py",
+        "training_set.sql",
+        "validate_dataset.py",
+    }
 
 
-def test_deleted_records_are_not_used() -> None:
-    minute = pd.Timedelta(minutes=1)
-    cards = _cards(
-        ("c1", T - 10 * minute, 2, None, False),
-        ("c1", T - 10 * minute, 2, T, True),  # deleted later: as if never written
-        ("c2", T - 10 * minute, 5, None, False),
-        ("c2", T - 5 * minute, 5, None, True),  # deleted from then on: no value at T
-        ("c3", T - 10 * minute, 1, None, False),
-        ("c3", T - 5 * minute, 0, None, True),
-        ("c3", T - 2 * minute, 3, None, False),  # re-created after the deletion
-    )
-    transactions = _transactions(("t1", "c1", T), ("t2", "c2", T), ("t3", "c3", T))
-    assert _join(transactions, cards) == [None, None, 3]
-
-
-def test_current_records_keep_the_latest_version_of_each_transaction() -> None:
-    frame = _offline(
-        [
-            {"transaction_id": "t1", "amount": "1.00", "event_time": "2024-05-01T12:00:00Z"},
-            {
-                "transaction_id": "t1",
-                "amount": "1.50",
-                "event_time": "2024-05-01T12:00:00Z",
-                "write_time": T + pd.Timedelta(hours=1),
-            },
-            {"transaction_id": "t2", "amount": "2.00", "event_time": "2024-05-01T12:00:00.250Z"},
-            {"transaction_id": "t3", "amount": "3.00", "event_time": "2024-05-01T12:00:01Z"},
-            {
-                "transaction_id": "t3",
-                "amount": "3.00",
-                "event_time": "2024-05-01T12:00:01Z",
-                "write_time": T + pd.Timedelta(hours=1),
-                "is_deleted": True,
-            },
-        ]
-    )
-    current = build_dataset.current_records(frame, "transaction_id")
-    assert list(current.columns) == ["transaction_id", "amount", "event_time"]
-    assert current.to_dict("records") == [
-        {"transaction_id": "t1", "amount": "1.50", "event_time": T},
-        {
-            "transaction_id": "t2",
-            "amount": "2.00",
-            "event_time": T + pd.Timedelta(milliseconds=250),
-        },
-    ]
-
-
-def test_event_times_parse_from_strings_and_epoch_seconds() -> None:
-    strings = pd.Series(["2024-05-01T12:00:00Z", "2024-05-01T12:00:00.500Z"])
-    epochs = pd.Series([T.timestamp(), T.timestamp() + 0.5])
-    expected = [T, T + pd.Timedelta(milliseconds=500)]
-    assert list(build_dataset.parse_event_time(strings)) == expected
-    assert list(build_dataset.parse_event_time(epochs)) == expected
-    assert str(build_dataset.parse_event_time(strings).dtype) == "datetime64[ns, UTC]"
-
-
-# --- BuildDataset: the whole data set ---------------------------------------------------------
-
+# Shared by the ValidateDataset tests.
 SCHEMA = {
     "featureGroups": [
         {"name": "transactions", "features": [{"name": "amount", "type": "fractional"}]},
@@ -706,219 +732,6 @@ SCHEMA = {
     "order": ["amount", "txn_count_10m", "txn_amount_10m", "account_age_days"],
 }
 COLUMNS = ["is_fraud", "amount", "txn_count_10m", "txn_amount_10m", "account_age_days"]
-
-
-def _stores() -> dict[str, pd.DataFrame]:
-    minute = pd.Timedelta(minutes=1)
-    day = pd.Timedelta(days=1)
-    transactions = _offline(
-        [
-            {
-                "transaction_id": f"t{i}",
-                "card_id": card,
-                "customer_id": customer,
-                "amount": amount,
-                "event_time": _iso(at),
-            }
-            for i, (card, customer, amount, at) in enumerate(
-                [
-                    ("c1", "u1", "10.50", T - 40 * day),  # outside a 30-day window
-                    ("c1", "u1", "20.00", T - 3 * day),
-                    ("c2", "u2", "5.25", T - 2 * day),
-                    ("c1", "u1", "99.99", T - 1 * day),
-                    ("c3", "u2", "1.00", T - 12 * 60 * minute),
-                    ("c2", "u2", "7.00", T - 60 * minute),  # unlabelled
-                ]
-            )
-        ]
-    )
-    cards = _offline(
-        [
-            {
-                "card_id": card,
-                "event_time": _iso(at),
-                "txn_count_10m": count,
-                "txn_amount_10m": total,
-            }
-            for card, at, count, total in [
-                ("c1", T - 3 * day - minute, 1, 12.0),
-                ("c1", T - 3 * day, 2, 32.0),  # the aggregate counting t1 itself
-                ("c1", T - 1 * day - 5 * minute, 1, 8.5),
-                ("c2", T - 2 * day - minute, 4, 40.0),
-            ]
-        ]
-    )
-    profiles = _offline(
-        [
-            {"customer_id": "u1", "event_time": _iso(T - 90 * day), "account_age_days": 400},
-            {"customer_id": "u1", "event_time": _iso(T - 2 * day), "account_age_days": 488},
-            {"customer_id": "u2", "event_time": _iso(T - 10 * day), "account_age_days": 15},
-        ]
-    )
-    return {"transactions": transactions, "card_aggregates": cards, "customer_profile": profiles}
-
-
-LABELS = pd.DataFrame(
-    {
-        "transaction_id": ["t0", "t1", "t2", "t3", "t4", "t2"],
-        "is_fraud": ["0", "0", "1", "0", "1", "0"],
-    }
-)
-
-
-def test_build_training_set_joins_each_group_as_of_each_transaction() -> None:
-    dataset = build_dataset.build_training_set(_stores(), LABELS, SCHEMA, as_of=T, window_days=30)
-    assert list(dataset.columns) == [*COLUMNS, "transaction_id", "event_time"]
-    rows = [
-        [None if pd.isna(v) else v for v in row]
-        for row in dataset[[*COLUMNS, "transaction_id"]].itertuples(index=False)
-    ]
-    assert rows == [
-        [0, 20.0, 1, 12.0, 400, "t1"],
-        [0, 5.25, 4, 40.0, 15, "t2"],  # the later label row corrects the earlier one
-        [0, 99.99, 1, 8.5, 488, "t3"],
-        [1, 1.0, 0, None, 15, "t4"],  # no aggregate for c3: the declared default, else empty
-    ]
-    assert str(dataset["txn_count_10m"].dtype) == "Int64"
-    assert str(dataset["amount"].dtype) == "float64"
-
-
-def test_split_and_files_follow_the_xgboost_csv_convention(tmp_path: Path) -> None:
-    dataset = build_dataset.build_training_set(_stores(), LABELS, SCHEMA, as_of=T, window_days=30)
-    train, validation = build_dataset.split_by_time(dataset)
-    assert list(train["transaction_id"]) == ["t1", "t2", "t3"]
-    assert list(validation["transaction_id"]) == ["t4"]
-    build_dataset.write_outputs(train, validation, COLUMNS, tmp_path)
-    assert (
-        tmp_path / "train" / "train.csv"
-    ).read_text() == "0,20.0,1,12.0,400\n0,5.25,4,40.0,15\n0,99.99,1,8.5,488\n"
-    assert (tmp_path / "validation" / "validation.csv").read_text() == "1,1.0,0,,15\n"
-    assert json.loads((tmp_path / "columns.json").read_text()) == COLUMNS
-    # The training split's features only: what the endpoint receives and captures.
-    assert (
-        tmp_path / "baseline" / "baseline.csv"
-    ).read_text() == "20.0,1,12.0,400\n5.25,4,40.0,15\n99.99,1,8.5,488\n"
-
-
-def test_baseline_is_the_training_features_without_label_or_header(tmp_path: Path) -> None:
-    frame = pd.DataFrame(
-        {
-            "is_fraud": [1, 0, 0],
-            "amount": [12.5, 3.0, None],
-            "txn_count_10m": pd.array([2, None, 7], dtype="Int64"),
-            "txn_amount_10m": [25.0, None, 70.25],
-            "account_age_days": pd.array([400, 15, None], dtype="Int64"),
-            "transaction_id": ["t1", "t2", "t3"],
-        }
-    )
-    build_dataset.write_outputs(frame.iloc[:2], frame.iloc[2:], COLUMNS, tmp_path)
-    assert (tmp_path / "baseline" / "baseline.csv").read_text() == "12.5,2,25.0,400\n3.0,,,15\n"
-    assert (tmp_path / "train" / "train.csv").read_text() == "1,12.5,2,25.0,400\n0,3.0,,,15\n"
-    assert (tmp_path / "validation" / "validation.csv").read_text() == "0,,7,70.25,\n"
-
-
-def test_build_dataset_main_reads_the_processing_inputs(tmp_path: Path) -> None:
-    inputs, outputs = tmp_path / "input", tmp_path / "output"
-    for name, frame in _stores().items():
-        part = inputs / name / "year=2024" / "month=05"
-        part.mkdir(parents=True)
-        half = len(frame) // 2
-        frame.iloc[:half].to_parquet(part / "a.parquet")
-        frame.iloc[half:].to_parquet(part / "b.parquet")
-    (inputs / "labels").mkdir()
-    LABELS.iloc[:3].to_csv(inputs / "labels" / "2024-05-01.csv", index=False)
-    LABELS.iloc[3:].to_csv(inputs / "labels" / "2024-05-02.csv", index=False, header=False)
-    (inputs / "schema").mkdir()
-    (inputs / "schema" / "feature-schema.json").write_text(json.dumps(SCHEMA))
-
-    argv = [
-        "--training-window-days",
-        "30",
-        "--as-of",
-        T.isoformat(),
-        "--input",
-        str(inputs),
-        "--output",
-        str(outputs),
-    ]
-    assert build_dataset.main(argv) == 0
-    assert (outputs / "train" / "train.csv").read_text().splitlines() == [
-        "0,20.0,1,12.0,400",
-        "0,5.25,4,40.0,15",
-        "0,99.99,1,8.5,488",
-    ]
-    assert (outputs / "validation" / "validation.csv").read_text() == "1,1.0,0,,15\n"
-    assert (outputs / "baseline" / "baseline.csv").read_text().splitlines() == [
-        "20.0,1,12.0,400",
-        "5.25,4,40.0,15",
-        "99.99,1,8.5,488",
-    ]
-
-
-def test_build_dataset_main_fails_clearly_without_data(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "schema").mkdir()
-    (tmp_path / "schema" / "feature-schema.json").write_text(json.dumps(SCHEMA))
-    argv = [
-        "--training-window-days",
-        "30",
-        "--input",
-        str(tmp_path),
-        "--output",
-        str(tmp_path / "out"),
-    ]
-    assert build_dataset.main(argv) == 1
-    assert (
-        capsys.readouterr().err
-        == f"BuildDataset failed: no Parquet files under {tmp_path / 'card_aggregates'}\n"
-    )
-
-
-@pytest.mark.parametrize(
-    ("schema_change", "message"),
-    [
-        (
-            {"order": ["amount", "nope"]},
-            "feature 'nope' must be in exactly one feature group, is in no feature group",
-        ),
-        (
-            {
-                "featureGroups": [
-                    *SCHEMA["featureGroups"],
-                    {"name": "x", "features": [{"name": "amount", "type": "fractional"}]},
-                ]
-            },
-            "feature 'amount' must be in exactly one feature group, is in transactions, x",
-        ),
-    ],
-)
-def test_build_training_set_rejects_an_inconsistent_schema(
-    schema_change: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(build_dataset.DatasetError, match=f"^{message}$"):
-        build_dataset.build_training_set(
-            _stores(), LABELS, SCHEMA | schema_change, as_of=T, window_days=30
-        )
-
-
-def test_build_training_set_rejects_bad_labels_and_values() -> None:
-    with pytest.raises(
-        build_dataset.DatasetError, match=r"label 'is_fraud' must be 0 or 1; got \['maybe'\]"
-    ):
-        build_dataset.build_training_set(
-            _stores(),
-            pd.DataFrame({"transaction_id": ["t1"], "is_fraud": ["maybe"]}),
-            SCHEMA,
-            as_of=T,
-            window_days=30,
-        )
-    stores = _stores()
-    stores["transactions"].loc[1, "amount"] = "twelve"
-    with pytest.raises(
-        build_dataset.DatasetError, match="feature 'amount': not a number: 'twelve'"
-    ):
-        build_dataset.build_training_set(stores, LABELS, SCHEMA, as_of=T, window_days=30)
 
 
 # --- ValidateDataset --------------------------------------------------------------------------

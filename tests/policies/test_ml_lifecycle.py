@@ -56,8 +56,16 @@ def training(name: str) -> dict[str, Any]:
     }
 
 
+def networked(name: str = "BuildDataset") -> dict[str, Any]:
+    """A processing step in the VPC without network isolation (the kit's data-set step)."""
+    step = processing(name)
+    step["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] = False
+    return step
+
+
 def definition() -> dict[str, Any]:
-    """Processing, training, and a processing step inside a condition's branch."""
+    """Processing (one of them the networked data-set step), training, and a processing step
+    inside a condition's branch."""
     condition = {
         "Name": "Gate",
         "Type": "Condition",
@@ -66,7 +74,8 @@ def definition() -> dict[str, Any]:
             "ElseSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {}}],
         },
     }
-    return {"Version": "2020-12-01", "Steps": [processing("Build"), training("Train"), condition]}
+    steps = [networked(), processing("Build"), training("Train"), condition]
+    return {"Version": "2020-12-01", "Steps": steps}
 
 
 def pipeline(document: Any) -> Any:
@@ -130,11 +139,54 @@ def test_pipeline_steps_without_network_isolation() -> None:
     ]
 
 
+def test_only_the_networked_steps_may_run_without_isolation() -> None:
+    from functions.training.definition import NETWORKED_STEPS
+    from policies.training import aws_sagemaker_pipeline_steps_vpc_isolated as control
+
+    # The pack imports only itself: its copy must name the kit's networked steps exactly.
+    assert control.NETWORKED_STEPS == NETWORKED_STEPS == ("BuildDataset",)
+    document = definition()
+    condition = steps(document)["Gate"]["Arguments"]
+    condition["IfSteps"].append(networked("BuildDatasetCopy"))
+    condition["IfSteps"].append(networked("builddataset"))
+    assert messages(VPC_ISOLATED, pipeline(document)) == [
+        "p: step BuildDatasetCopy runs without network isolation",
+        "p: step builddataset runs without network isolation",
+    ]
+
+
+def test_the_networked_step_still_runs_in_the_vpc() -> None:
+    document = definition()
+    del steps(document)["BuildDataset"]["Arguments"]["NetworkConfig"]["VpcConfig"]
+    assert messages(VPC_ISOLATED, pipeline(document)) == [
+        "p: step BuildDataset runs outside the VPC (no VpcConfig)"
+    ]
+    document = definition()
+    vpc = steps(document)["BuildDataset"]["Arguments"]["NetworkConfig"]["VpcConfig"]
+    vpc["Subnets"], vpc["SecurityGroupIds"] = [], ["__MLKIT_SECURITY_GROUP__"]
+    assert messages(VPC_ISOLATED, pipeline(document)) == [
+        "p: step BuildDataset has no VPC subnets",
+        "p: step BuildDataset has placeholder VPC security groups (__MLKIT_...)",
+    ]
+    document = definition()
+    del steps(document)["BuildDataset"]["Arguments"]["NetworkConfig"]
+    assert messages(VPC_ISOLATED, pipeline(document)) == [
+        "p: step BuildDataset runs outside the VPC (no VpcConfig)"
+    ]
+
+
 def test_the_unrendered_template_is_reported() -> None:
     """The committed template still holds the placeholders the kit fills in per stack."""
     template = (PROJECT / "functions" / "training" / "pipeline.json").read_text()
     found = messages(VPC_ISOLATED, pipeline(template))
-    jobs = ("BuildDataset", "ValidateDataset", "BaselineDataQuality", "Train", "Evaluate")
+    jobs = (
+        "BuildDataset",
+        "ValidateDataset",
+        "BaselineDataQuality",
+        "Train",
+        "Evaluate",
+        "PublishBaseline",
+    )
     assert found == [
         f"p: step {job} has placeholder VPC {what} (__MLKIT_...)"
         for job in jobs
@@ -560,7 +612,7 @@ def test_stage_access_logs() -> None:
     ]
 
 
-# --- monitoring: alarms and Model Monitor jobs ----------------------------------------------
+# --- monitoring: alarms, the monitoring jobs' schedules, Model Monitor jobs -----------------
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
@@ -670,6 +722,124 @@ def test_monitoring_job_unencrypted_and_open(type_: str, output: str) -> None:
     ]
 
 
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+UNIVERSAL = "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+LAUNCHER = "arn:aws:lambda:eu-west-1:123456789012:function:fraud-monitoring-launcher"
+PINNED = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/monitoring@sha256:" + "0" * 64
+JOB_REQUEST = {
+    "AppSpecification": {"ImageUri": PINNED},
+    "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "VolumeKmsKeyId": KEY}},
+    "ProcessingOutputConfig": {"KmsKeyId": KEY, "Outputs": []},
+    "NetworkConfig": {
+        "EnableNetworkIsolation": True,
+        "EnableInterContainerTrafficEncryption": True,
+        "VpcConfig": copy.deepcopy(VPC),
+    },
+}
+ISOLATED = "aws-scheduler-schedule-processing-job-isolated"
+
+
+def schedule(arn: str = LAUNCHER, payload: Any = None, **props: Any) -> Any:
+    """A schedule starting a processing job: through the kit's launcher (the request inside
+    its input) or the universal target (the input is the request)."""
+    if payload is None:
+        request = copy.deepcopy(JOB_REQUEST)
+        payload = request if arn == UNIVERSAL else {"monitor": "drift", "request": request}
+    target = {
+        "arn": arn,
+        "roleArn": "r",
+        "input": payload if isinstance(payload, str) else json.dumps(payload),
+    }
+    return make(SCHEDULE, "schedule", {"kmsKeyArn": KEY, "target": target} | props)
+
+
+@pytest.mark.parametrize("arn", [LAUNCHER, UNIVERSAL])
+def test_processing_job_schedule_compliant(arn: str) -> None:
+    assert messages(ISOLATED, schedule(arn)) == []
+
+
+@pytest.mark.parametrize("arn", [LAUNCHER, UNIVERSAL])
+def test_processing_job_schedule_open_and_unencrypted(arn: str) -> None:
+    request = {
+        "AppSpecification": {"ImageUri": PINNED.split("@")[0] + ":latest"},
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1}},
+        "ProcessingOutputConfig": {"Outputs": []},
+        "NetworkConfig": {"EnableNetworkIsolation": False, "VpcConfig": {"Subnets": []}},
+    }
+    payload = request if arn == UNIVERSAL else {"request": request}
+    assert messages(ISOLATED, schedule(arn, payload, kmsKeyArn=None)) == [
+        "schedule: schedule payload (the job request) has no customer-managed key (kmsKeyArn)",
+        "schedule: job volume has no KMS key (ProcessingResources.ClusterConfig.VolumeKmsKeyId)",
+        "schedule: job outputs have no KMS key (ProcessingOutputConfig.KmsKeyId)",
+        "schedule: job runs without network isolation (NetworkConfig.EnableNetworkIsolation)",
+        "schedule: job traffic between instances is not encrypted "
+        "(NetworkConfig.EnableInterContainerTrafficEncryption)",
+        "schedule: job runs outside the VPC (NetworkConfig.VpcConfig subnets and security groups)",
+        "schedule: job image is not pinned by digest (AppSpecification.ImageUri)",
+    ]
+
+
+def test_a_universal_target_without_a_readable_request() -> None:
+    target = {"arn": UNIVERSAL, "roleArn": "r"}
+    assert messages(ISOLATED, make(SCHEDULE, "schedule", {"kmsKeyArn": KEY, "target": target})) == [
+        "schedule: the target has no input (the CreateProcessingJob request)"
+    ]
+    assert messages(ISOLATED, schedule(UNIVERSAL, "{not json")) == [
+        "schedule: the target input is not JSON"
+    ]
+    assert messages(ISOLATED, schedule(UNIVERSAL, "[1]")) == [
+        "schedule: the target input is not a JSON object"
+    ]
+
+
+def test_schedules_that_start_no_processing_job_are_not_checked() -> None:
+    queue = "arn:aws:sqs:eu-west-1:123456789012:q"
+    assert messages(ISOLATED, schedule(queue, "plain text message")) == []
+    assert messages(ISOLATED, schedule(LAUNCHER, {"monitor": "drift"})) == []
+
+
+CAPTURED = "s3://artifacts/data-capture/fraud"
+CAPTURE_MONITORED = "aws-sagemaker-endpoint-capture-monitored"
+
+
+def capturing_config(**capture: Any) -> Any:
+    return config({"dataCaptureConfig": CAPTURE | {"destinationS3Uri": CAPTURED} | capture})
+
+
+def reading_schedule() -> Any:
+    request = copy.deepcopy(JOB_REQUEST)
+    request["ProcessingInputs"] = [{"S3Input": {"S3Uri": f"{CAPTURED}/fraud/primary/"}}]
+    return schedule(LAUNCHER, {"request": request})
+
+
+def test_captured_data_read_by_a_schedule_is_monitored() -> None:
+    assert messages(CAPTURE_MONITORED, capturing_config(), reading_schedule()) == []
+    # Nothing captured, nothing to monitor.
+    assert messages(CAPTURE_MONITORED, capturing_config(enableCapture=False)) == []
+    assert messages(CAPTURE_MONITORED, capturing_config(initialSamplingPercentage=0)) == []
+    assert messages(CAPTURE_MONITORED, config({"dataCaptureConfig": None})) == []
+
+
+def test_captured_data_nobody_reads_is_noted_never_blocking() -> None:
+    note = (
+        "serving-config: captured data (s3://artifacts/data-capture/fraud) is not monitored: no "
+        "schedule starts a job that reads it (the kit's jobs: set mlkit:monitoring.jobImage)"
+    )
+    assert messages(CAPTURE_MONITORED, capturing_config()) == [note]
+    other = schedule(LAUNCHER, {"request": copy.deepcopy(JOB_REQUEST)})
+    assert messages(CAPTURE_MONITORED, capturing_config(), other) == [note]
+    from policies.evaluate import evaluate
+    from tests.policies.conftest import control
+
+    report = evaluate([capturing_config()], "prod", [control(CAPTURE_MONITORED)])
+    assert [v.enforcement for v in report.violations] == ["advisory"]
+
+
+def test_a_schedule_input_unknown_in_a_preview_may_read_the_capture() -> None:
+    unknown = make(SCHEDULE, "schedule", {"target": {"arn": LAUNCHER, "input": None}})
+    assert messages(CAPTURE_MONITORED, capturing_config(), unknown) == []
+
+
 # --- as `pulumi preview --policy-pack` hands inputs over ------------------------------------
 
 
@@ -702,6 +872,9 @@ COMPLIANT: list[tuple[str, list[Any]]] = [
     ("aws-cloudwatch-alarm-actions-enabled", [make(METRIC_ALARM, "a", endpoint_alarm("X"))]),
     ("aws-sagemaker-monitoring-job-encrypted", [monitoring_job(DATA_QUALITY)]),
     ("aws-sagemaker-monitoring-job-encrypted", [monitoring_job(MODEL_QUALITY)]),
+    (ISOLATED, [schedule(LAUNCHER)]),
+    (ISOLATED, [schedule(UNIVERSAL)]),
+    (CAPTURE_MONITORED, [capturing_config(), reading_schedule()]),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Monitoring job launcher Lambda (deployed from this directory)."""

@@ -1,0 +1,1 @@
+"""Monitoring results publisher Lambda (deployed from this directory)."""
