@@ -94,12 +94,20 @@ def plan_stack(stack_or_file: str) -> Plan:
     anything is recorded."""
     stack = stackfile.load(stack_or_file)
     settings = settings_from_config(stack.config, set(stack.secret_keys), stack.source)
-    recording = record(
-        lambda: program(stack.source),
-        stack_name=stack.name,
-        config=stack.config,
-        secret_keys=stack.secret_keys,
-    )
+    try:
+        recording = record(
+            lambda: program(stack.source),
+            stack_name=stack.name,
+            config=stack.config,
+            secret_keys=stack.secret_keys,
+        )
+    except (TypeError, ValueError) as error:
+        # The provider SDK refuses an argument (an unknown keyword, a value outside an
+        # enum) while the program registers a resource: one line, as for bad settings.
+        detail = " ".join(str(error).split())
+        raise ConfigError(
+            stack.source, [("program", f"the provider SDK refused: {detail}")]
+        ) from None
     policies = evaluate(policy_resources(recording), settings.environment)
     cost = estimate_cost(
         recording.resources,

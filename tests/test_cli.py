@@ -299,9 +299,13 @@ def test_an_out_of_bounds_aws_native_value_fails_the_plan(extra_resource, capsys
     ]
 
 
-def test_a_bad_aws_native_enum_is_refused_by_the_sdk_before_the_recording(extra_resource):
-    # aws-native types its enums: the SDK itself refuses a bad value (strict inputs check the
-    # recorded values for what the SDK lets through; see test_strict_inputs for enums there).
+def test_a_bad_aws_native_enum_fails_the_plan_in_one_line(extra_resource, capsys) -> None:
+    # aws-native types its enums: the SDK itself refuses a bad value while registering the
+    # resource (strict inputs check what the SDK lets through; see test_strict_inputs).
     extra_resource(lambda: quality_job("TwoClasses", volume_gb=20))
-    with pytest.raises(ValueError, match="'TwoClasses' is not a valid"):
-        main(["plan", "base-dev", "--json"])
+    assert main(["plan", "base-dev", "--json"]) == EXIT_INVALID
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith("stacks/Pulumi.base-dev.yaml: program: the provider SDK refused: ")
+    assert line.endswith("'TwoClasses' is not a valid ModelQualityJobDefinitionProblemType")

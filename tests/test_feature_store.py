@@ -109,8 +109,13 @@ def test_offline_role_is_scoped_to_its_bucket_key_and_catalog(record_program, pl
         store(record_program, platform).named("fs-offline-role-policy").inputs["policy"]
     )
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    actions = {s["Sid"]: s["Action"] for s in policy["Statement"]}
+    # As AWS's AmazonSageMakerFeatureStoreAccess: objects are written with an ACL.
+    assert actions["OfflineStore"] == ["s3:GetBucketAcl", "s3:ListBucket"]
+    assert actions["OfflineStoreData"] == ["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"]
     assert resources == {
-        "OfflineStoreData": ["arn:aws:s3:::fs-offline-bucket", "arn:aws:s3:::fs-offline-bucket/*"],
+        "OfflineStore": ["arn:aws:s3:::fs-offline-bucket"],
+        "OfflineStoreData": ["arn:aws:s3:::fs-offline-bucket/*"],
         "StackKey": [KEY],
         "OfflineStoreCatalog": [
             "arn:aws:glue:eu-west-1:111122223333:catalog",
@@ -275,7 +280,6 @@ def test_aggregator_role_allows_exactly_the_handler_calls(record_program, platfo
             "kinesis:GetRecords",
             "kinesis:GetShardIterator",
             "kinesis:ListShards",
-            "kinesis:SubscribeToShard",
         ],
         "StackKey": ["kms:Decrypt", "kms:GenerateDataKey"],
         # BatchGetItem reads the state; TransactWriteItems' Put/Update actions are authorised

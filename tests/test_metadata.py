@@ -64,7 +64,10 @@ def test_mlflow_role_reaches_only_its_prefix_key_and_group(record_program, platf
         "MlflowArtifacts": [BUCKET_ARN, f"{BUCKET_ARN}/mlflow/*"],
         "Key": ["arn:aws:kms:eu-west-1:111122223333:key/k"],
         "RegisterFromMlflow": ["arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/m"],
+        "RegisteredPackages": ["arn:aws:sagemaker:eu-west-1:123456789012:model-package/m/*"],
     }
+    actions = {s["Sid"]: s["Action"] for s in policy["Statement"]}
+    assert actions["RegisteredPackages"] == ["sagemaker:AddTags", "sagemaker:CreateModelPackage"]
 
 
 def test_unknown_mlflow_option_is_rejected(record_program, platform) -> None:

@@ -355,8 +355,11 @@ def test_role_statements(record_program, platform) -> None:
         ],
     )
     assert owned["RegisterCandidates"] == allow(
-        ["sagemaker:CreateModelPackage"],
-        [f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/fraud-model/*"],
+        ["sagemaker:AddTags", "sagemaker:CreateModelPackage"],
+        [
+            f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/fraud-model/*",
+            f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package-group/fraud-model",
+        ],
     )
     assert owned["Registry"] == allow(
         ["sagemaker:DescribeModelPackageGroup"],

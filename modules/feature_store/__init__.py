@@ -137,9 +137,14 @@ class FeatureStore(pulumi.ComponentResource):
             service="sagemaker.amazonaws.com",
             account_id=platform.account_id,
             statements=[
+                # What AWS's AmazonSageMakerFeatureStoreAccess grants: Feature Store writes
+                # offline-store objects with an ACL and checks the bucket's ACL first.
                 allow(
-                    ["s3:GetBucketAcl", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
-                    [offline.bucket_arn, pulumi.Output.concat(offline.bucket_arn, "/*")],
+                    ["s3:GetBucketAcl", "s3:ListBucket"], [offline.bucket_arn], sid="OfflineStore"
+                ),
+                allow(
+                    ["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"],
+                    [pulumi.Output.concat(offline.bucket_arn, "/*")],
                     sid="OfflineStoreData",
                 ),
                 allow(KMS_DATA_ACTIONS, [key_arn], sid="StackKey"),

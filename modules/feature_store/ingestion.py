@@ -21,7 +21,6 @@ STREAM_READ_ACTIONS = [
     "kinesis:GetRecords",
     "kinesis:GetShardIterator",
     "kinesis:ListShards",
-    "kinesis:SubscribeToShard",
 ]
 # BatchGetItem reads the cards' state; TransactWriteItems' Put and Update actions are
 # authorised as PutItem and UpdateItem; Query reads the previous state layout (migration).

@@ -124,10 +124,25 @@ class Metadata(pulumi.ComponentResource):
                     allow(
                         ["kms:Decrypt", "kms:GenerateDataKey"], [platform.kms_key_arn], sid="Key"
                     ),
+                    # Registering checks the group and creates (and tags) a package in it.
                     allow(
                         ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackageGroup"],
                         [group.arn],
                         sid="RegisterFromMlflow",
+                    ),
+                    allow(
+                        ["sagemaker:AddTags", "sagemaker:CreateModelPackage"],
+                        [
+                            pulumi.Output.concat(
+                                group.arn.apply(
+                                    lambda arn: arn.replace(
+                                        ":model-package-group/", ":model-package/"
+                                    )
+                                ),
+                                "/*",
+                            )
+                        ],
+                        sid="RegisteredPackages",
                     ),
                 ],
                 tags=tags,

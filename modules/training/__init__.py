@@ -385,8 +385,10 @@ class Training(pulumi.ComponentResource):
                     ],
                     sid="Jobs",
                 ),
+                # Registering a candidate needs rights on the group and on its packages, and
+                # the RegisterModel step tags the package it creates.
                 allow(
-                    ["sagemaker:CreateModelPackage"],
+                    ["sagemaker:AddTags", "sagemaker:CreateModelPackage"],
                     [
                         pulumi.Output.concat(
                             "arn:aws:sagemaker",
@@ -394,7 +396,8 @@ class Training(pulumi.ComponentResource):
                             "model-package/",
                             args.model_package_group_name,
                             "/*",
-                        )
+                        ),
+                        args.model_package_group_arn,
                     ],
                     sid="RegisterCandidates",
                 ),

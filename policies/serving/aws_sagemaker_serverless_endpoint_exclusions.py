@@ -39,15 +39,26 @@ def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
                 yield model, f"served by serverless variant {name}: no vpcConfig allowed"
             if model.props.get("enableNetworkIsolation") is True:
                 yield model, f"served by serverless variant {name}: no network isolation allowed"
+            if model.props.get("containers"):
+                yield model, f"served by serverless variant {name}: one container only"
+            container = model.props.get("primaryContainer")
+            container = container if is_object(container) else {}
+            if container.get("mode") == "MultiModel":
+                yield model, f"served by serverless variant {name}: no multi-model container"
+            image = container.get("imageConfig")
+            if is_object(image) and image.get("repositoryAccessMode") == "Vpc":
+                yield model, f"served by serverless variant {name}: no private registry image"
 
 
 CONTROL = Control(
     id="aws-sagemaker-serverless-endpoint-exclusions",
     description="Endpoint configurations with a serverless variant have one production "
     "variant, no shadow variants and no data capture, and the models they serve have no VPC "
-    "configuration and no network isolation.",
+    "configuration, no network isolation, one container, no multi-model mode and no private "
+    "registry image.",
     why="SageMaker serverless inference does not support VPC configuration, network "
-    "isolation, data capture, multiple production variants or shadow variants (its documented "
+    "isolation, data capture, multiple production variants or shadow variants, multi-container "
+    "or multi-model endpoints, or images from a private Docker registry (its documented "
     "feature exclusions, docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html): "
     "`pulumi up` fails on them, though the offline plan would accept them.",
     severity="critical",

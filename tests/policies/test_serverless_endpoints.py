@@ -67,3 +67,18 @@ def test_a_model_any_instance_variant_serves_still_needs_vpc_and_isolation() -> 
     assert messages("aws-sagemaker-model-vpc", other, serverless_config()) == [
         "other: model has no VPC config"
     ]
+
+
+def test_a_serverless_variant_refuses_multi_container_multi_model_and_private_images() -> None:
+    containers = {"containers": [{"image": "a"}, {"image": "b"}]}
+    multi = {"primaryContainer": {"mode": "MultiModel", "modelDataUrl": "s3://b/models/"}}
+    private = {"primaryContainer": {"imageConfig": {"repositoryAccessMode": "Vpc"}}}
+    for props, message in (
+        (containers, "one container only"),
+        (multi, "no multi-model container"),
+        (private, "no private registry image"),
+    ):
+        model = make(MODEL, "m", props, environment="dev")
+        assert messages(EXCLUSIONS, model, serverless_config(), environment="dev") == [
+            f"m: served by serverless variant primary: {message}"
+        ]
