@@ -81,3 +81,30 @@ def python_function(
         tags=resource_tags(name, args.tags),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs]),
     )
+
+
+def invoke_on_rule(
+    name: str,
+    permission_name: str,
+    rule: aws.cloudwatch.EventRule,
+    function: aws.lambda_.Function,
+    parent: pulumi.Resource,
+) -> None:
+    """EventBridge `rule` invokes `function` (target `name`, retried for an hour), allowed by
+    a Lambda permission (`permission_name`) for that rule only."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    aws.cloudwatch.EventTarget(
+        name,
+        rule=rule.name,
+        arn=function.arn,
+        retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
+        opts=opts,
+    )
+    aws.lambda_.Permission(
+        permission_name,
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=opts,
+    )

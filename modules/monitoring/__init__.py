@@ -24,7 +24,7 @@ from modules.monitoring.kit_jobs import MonitoringJobsArgs as MonitoringJobsArgs
 from modules.monitoring.kit_jobs import drift_alarm_name as drift_alarm_name
 from modules.monitoring.kit_jobs import quality_alarm_name as quality_alarm_name
 from modules.platform import Platform
-from modules.python_function import PythonFunctionArgs, python_function
+from modules.python_function import PythonFunctionArgs, invoke_on_rule, python_function
 from modules.security.iam import allow
 
 RETRAIN_GUARD_CODE = "functions/retrain_guard"
@@ -294,21 +294,7 @@ class RetrainingTrigger(pulumi.ComponentResource):
             tags=resource_tags(f"{name}-rule", tags),
             opts=child,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-target",
-            rule=rule.name,
-            arn=function.arn,
-            retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=child,
-        )
+        invoke_on_rule(f"{name}-target", f"{name}-invoke", rule, function, self)
         self.function_name = function.name
         self.register_outputs({"function_name": self.function_name})
 

@@ -41,7 +41,7 @@ from modules.common import resource_tags
 from modules.monitoring.alarms import metric_alarm, number_text
 from modules.monitoring.contract import BACKENDS
 from modules.platform import Platform
-from modules.python_function import PythonFunctionArgs, python_function
+from modules.python_function import PythonFunctionArgs, invoke_on_rule, python_function
 from modules.security.iam import allow, sagemaker_job_statements, service_role
 
 # An ECR image pinned by digest: account, region, repository.
@@ -561,20 +561,8 @@ class MonitoringJobs(pulumi.ComponentResource):
             tags=resource_tags(f"{name}-completed", tags),
             opts=child,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-completed-target",
-            rule=completed.name,
-            arn=publisher.arn,
-            retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-publisher-invoke",
-            action="lambda:InvokeFunction",
-            function=publisher.name,
-            principal="events.amazonaws.com",
-            source_arn=completed.arn,
-            opts=child,
+        invoke_on_rule(
+            f"{name}-completed-target", f"{name}-publisher-invoke", completed, publisher, self
         )
         failed = aws.cloudwatch.EventRule(
             f"{name}-failed",
