@@ -104,3 +104,30 @@ def test_every_shipped_stack_passes_the_strict_inputs_check(plan_of, shipped_sta
     plan = plan_of(shipped_stack)
     assert plan.strict_inputs == []
     assert unchecked_types(plan.recording.resources) == []  # every type had a schema to check
+
+
+def test_what_a_service_checks_at_create_time_waits_for_its_role_s_policy(plan_of) -> None:
+    # CreateFeatureGroup, CreateModel and CreateEventSourceMapping check the role's
+    # permissions, not only that it exists: they must wait for the inline policy.
+    recording = plan_of("fraud-prod").recording
+    by_urn = {r.urn: r for r in recording.resources}
+
+    def waits_for(name: str) -> list[str]:
+        resource = recording.named(name)
+        return sorted(
+            by_urn[urn].name
+            for urn in resource.depends_on
+            if by_urn[urn].type == "aws:iam/rolePolicy:RolePolicy"
+        )
+
+    for group in ("transactions", "card-aggregates", "customer-profile"):
+        assert waits_for(f"fraud-prod-features-{group}") == [
+            "fraud-prod-features-offline-role-policy"
+        ]
+    assert waits_for("fraud-prod-serving-primary-model") == ["fraud-prod-serving-role-policy"]
+    # The mapping waits for the function, which waits for its role's policy.
+    mapping = recording.named("fraud-prod-ingestion-aggregator-trigger")
+    assert recording.named("fraud-prod-ingestion-aggregator").urn in mapping.depends_on
+    assert waits_for("fraud-prod-ingestion-aggregator") == [
+        "fraud-prod-ingestion-aggregator-role-policy"
+    ]

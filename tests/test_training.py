@@ -186,6 +186,7 @@ def test_code_and_schema_are_uploaded_encrypted(record_program, platform) -> Non
         "t-labels",
         "t-labels-table",
         "t-role",
+        "t-role-policy",  # SageMaker checks the role's permissions when it runs the pipeline
         *(o.name for o in objects),
     }
 

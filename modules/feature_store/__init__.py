@@ -195,7 +195,7 @@ class FeatureStore(pulumi.ComponentResource):
                 role_arn=role.arn,
                 tags=resource_tags(group_name, tags, {"mlkit:feature-owner": spec.owner}),
                 opts=pulumi.ResourceOptions.merge(
-                    durability.options(self), pulumi.ResourceOptions(depends_on=[role])
+                    durability.options(self), pulumi.ResourceOptions(depends_on=[role.policy])
                 ),
             )
             self.group_names[spec.name] = group.feature_group_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -130,6 +131,21 @@ def service_trust_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.
     )
 
 
+@dataclass(frozen=True)
+class ServiceRole:
+    """A service role and its inline policy."""
+
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        """The role's ARN, known once its policy is attached: services check a role's
+        permissions when a resource is created (a feature group, a model, an event source
+        mapping), so whatever takes this ARN waits for the policy, not only the role."""
+        return pulumi.Output.all(self.role.arn, self.policy.id).apply(lambda arn_id: arn_id[0])
+
+
 def service_role(
     name: str,
     *,
@@ -138,7 +154,7 @@ def service_role(
     statements: Sequence[Mapping[str, Any]],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
-) -> aws.iam.Role:
+) -> ServiceRole:
     """A role `service` can assume, with one inline policy of `statements` and no managed
     policies. Creates `<name>` (the role) and `<name>-policy`."""
     role = aws.iam.Role(
@@ -147,10 +163,10 @@ def service_role(
         tags=resource_tags(name, tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    aws.iam.RolePolicy(
+    policy = aws.iam.RolePolicy(
         f"{name}-policy",
         role=role.id,
         policy=policy_document(*statements),
         opts=pulumi.ResourceOptions(parent=role),
     )
-    return role
+    return ServiceRole(role, policy)

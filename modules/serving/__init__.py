@@ -157,7 +157,7 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                 tags=resource_tags(
                     f"{name}-{role_name}-model", tags, {"mlkit:model-package": package_arn}
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role.policy]),
             )
 
         primary = model(PRIMARY_VARIANT, args.model_package_arn)
