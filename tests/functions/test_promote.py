@@ -36,6 +36,30 @@ def registry(aws: str) -> str:
     return boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
 
 
+_PLANS: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def plans_by_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plans are deterministic: a stack file's text plans once per session, and the plan is
+    handed out for the file asked for (promote writes to `plan.stack.path`)."""
+    import dataclasses
+
+    import mlkit.plan
+    from mlkit import stackfile
+
+    real = mlkit.plan.plan_stack
+
+    def plan(stack: str) -> object:
+        path = stackfile.resolve(stack)
+        key = f"{path.name}\n{path.read_text()}"
+        if key not in _PLANS:
+            _PLANS[key] = real(stack)
+        return dataclasses.replace(_PLANS[key], stack=stackfile.load(stack))
+
+    monkeypatch.setattr(mlkit.plan, "plan_stack", plan)
+
+
 @pytest.fixture
 def stack_file(tmp_path: Path) -> Path:
     """fraud-dev as on a fresh account: no model version yet."""
