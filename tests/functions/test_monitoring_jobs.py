@@ -11,6 +11,7 @@ module-scoped fixtures: each data set is generated and analysed once.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import socket
 import sys
@@ -23,8 +24,11 @@ import boto3
 import numpy as np
 import pytest
 
-from functions.monitoring import capture, drift, quality
+from functions.monitoring import capture
 from functions.monitoring.publish import handler as publisher
+
+# One worker runs this module: its module fixtures run Evidently once.
+pytestmark = pytest.mark.xdist_group("test_monitoring_jobs")
 
 ENDPOINT = "fraud-staging-endpoint"
 AS_OF = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -226,6 +230,12 @@ def drift_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def job(name: str) -> Any:
+    """A monitoring job's module, imported when a test first runs it: the jobs import pandas,
+    sklearn and Evidently (seconds), which collecting this module on every worker would pay."""
+    return importlib.import_module(f"functions.monitoring.{name}")
+
+
 def run_drift(inputs: Path, capture_set: str, **overrides: Any) -> dict[str, Any]:
     arguments = {
         "endpoint": ENDPOINT,
@@ -235,14 +245,14 @@ def run_drift(inputs: Path, capture_set: str, **overrides: Any) -> dict[str, Any
         "as_of": AS_OF,
         "window_hours": 24.0,
     }
-    return drift.analyse(**(arguments | overrides))
+    return job("drift").analyse(**(arguments | overrides))
 
 
 @pytest.fixture(scope="module")
 def undrifted(drift_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The job's command line, as the processing job runs it (features from the schema)."""
     output = tmp_path_factory.mktemp("drift-output")
-    code = drift.main(
+    code = job("drift").main(
         [
             "--endpoint-name",
             ENDPOINT,
@@ -332,7 +342,7 @@ def test_results_count_rows_and_skip_what_is_outside_the_window_or_malformed(
     assert undrifted["kind"] == "drift" and undrifted["endpoint"] == ENDPOINT
     assert undrifted["model_package_arn"].endswith("model-package/fraud/3")
     assert undrifted["evidently"] == "0.7.23"
-    assert undrifted["min_rows"] == drift.DEFAULT_MIN_ROWS
+    assert undrifted["min_rows"] == job("drift").DEFAULT_MIN_ROWS
 
 
 def test_too_few_captured_rows_is_insufficient_data_not_drift(drift_inputs: Path) -> None:
@@ -348,7 +358,7 @@ def test_a_baseline_with_other_columns_fails_the_job(
 ) -> None:
     (tmp_path / "baseline").mkdir()
     (tmp_path / "baseline" / "baseline.csv").write_text("1.0,2\n3.0,4\n")
-    code = drift.main(
+    code = job("drift").main(
         [
             "--endpoint-name",
             ENDPOINT,
@@ -455,7 +465,7 @@ def run_quality(root: Path, **overrides: Any) -> dict[str, Any]:
         "decision_threshold": 0.5,
         "min_auc": MIN_AUC,
     }
-    return quality.analyse(**(arguments | overrides))
+    return job("quality").analyse(**(arguments | overrides))
 
 
 @pytest.fixture(scope="module")
@@ -554,7 +564,7 @@ def test_the_quality_command_line_writes_results(
     quality_inputs: dict[str, Path], tmp_path: Path
 ) -> None:
     root = quality_inputs["degraded"]
-    code = quality.main(
+    code = job("quality").main(
         [
             "--endpoint-name",
             ENDPOINT,

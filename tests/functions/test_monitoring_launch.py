@@ -12,6 +12,7 @@ schedule's arguments, and its results go through the publisher to the alarm the 
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 import regex
 from botocore.stub import Stubber
 
-from functions.monitoring import capture, drift, quality
+from functions.monitoring import capture
 from functions.monitoring.launch import handler as launcher
 from functions.monitoring.publish import handler as publisher
 from mlkit.recording import record
@@ -31,6 +32,9 @@ from modules.common import Durability
 from modules.monitoring import MonitoringJobs, MonitoringJobsArgs
 from modules.platform import Platform
 from tests.conftest import REGION
+
+# One worker runs this module: its module fixtures plan a stack and start moto resources once.
+pytestmark = pytest.mark.xdist_group("test_monitoring_launch")
 
 BUCKET = "artifacts"  # the platform fixture's
 NAME = "fraud-monitoring"
@@ -381,9 +385,8 @@ def capture_line(key: str, when: datetime, values: str, score: float) -> dict[st
 
 def run_job(s3: Any, request: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """Run the job's entry point as the container would, and upload its results."""
-    module = {"functions.monitoring.drift": drift, "functions.monitoring.quality": quality}[
-        request["AppSpecification"]["ContainerEntrypoint"][-1]
-    ]
+    # The jobs import pandas, sklearn and Evidently (seconds): only tests that run one pay.
+    module = importlib.import_module(request["AppSpecification"]["ContainerEntrypoint"][-1])
     output = request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
     assert Path(output["LocalPath"]) == capture.OUTPUT
     arguments = [
