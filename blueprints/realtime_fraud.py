@@ -164,7 +164,13 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
     model_name = model_group_name(stack)
     consumers = {reference.split(".")[0]: [model_name] for reference in settings.model.features}
     features = feature_store.BACKENDS.get(settings.feature_store.backend)(
-        f"{stack}-features", platform, FeatureStoreArgs(groups=groups, consumers=consumers)
+        f"{stack}-features",
+        platform,
+        FeatureStoreArgs(
+            groups=groups,
+            consumers=consumers,
+            adopt_existing=settings.feature_store.adopt_existing,
+        ),
     )
     streaming = settings.streaming
     ingestion = feature_store.INGESTION_BACKENDS.get(streaming.backend)(
@@ -270,7 +276,7 @@ def train(
                 "name": group.name,
                 "recordIdentifier": group.record_identifier,
                 "eventTime": group.event_time,
-                "features": [feature(group, f, t) for f, t in group.features.items()],
+                "features": [feature(group, f, group.features[f]) for f in sorted(group.features)],
             }
             for group in groups
         ],

@@ -147,6 +147,22 @@ IDENTITY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "onlineStoreConfig.storageType",
         *_REGION,
     ),
+    # aws-native (Cloud Control) replaces on a change of the CloudFormation schema's create-only
+    # properties (tests/test_change_safety.py checks these against cfn-lint's copy). `tags` is
+    # create-only too, but the kit ignores tag changes on feature groups.
+    # `featureDefinitions` updates in place by additions only: see APPEND_ONLY.
+    "aws-native:sagemaker:FeatureGroup": (
+        "featureGroupName",
+        "recordIdentifierFeatureName",
+        "eventTimeFeatureName",
+        "featureDefinitions",
+        "description",
+        "roleArn",
+        "offlineStoreConfig",
+        "onlineStoreConfig.enableOnlineStore",
+        "onlineStoreConfig.securityConfig",
+        "onlineStoreConfig.storageType",
+    ),
     # MLflow: experiments, runs and registered models live in the app / tracking server.
     "aws:sagemaker/mlflowApp:MlflowApp": ("name", "roleArn", *_REGION),
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": (
@@ -163,6 +179,19 @@ IDENTITY_PROPERTIES: dict[str, tuple[str, ...]] = {
     ),
     "aws:sqs/queue:Queue": ("name", "namePrefix", "fifoQueue", *_REGION),
 }
+
+# Lists that update in place as long as every recorded item is kept: SageMaker adds features to
+# a group (UpdateFeatureGroup's FeatureAdditions) but cannot remove one or change its type, so
+# only those changes would need the group replaced. Items compare as whole values, in any order.
+APPEND_ONLY: frozenset[tuple[str, str]] = frozenset(
+    {("aws-native:sagemaker:FeatureGroup", "featureDefinitions")}
+)
+
+
+def _changed(type_: str, path: str, old: Any, new: Any) -> bool:
+    if (type_, path) in APPEND_ONLY and isinstance(old, list) and isinstance(new, list):
+        return any(item not in new for item in old)
+    return old != new
 
 
 @dataclass(frozen=True)
@@ -279,7 +308,7 @@ def replacements(
             if path not in old_properties:
                 continue
             old, new = old_properties[path], _lookup(resource.inputs, path)
-            if old != new:
+            if _changed(type_, path, old, new):
                 found.append(Replacement(urn, type_, path, old, new))
     return found
 

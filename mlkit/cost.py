@@ -410,6 +410,7 @@ RULES: dict[str, Rule] = {
     "aws:apigatewayv2/api:Api": _http_api,
     "aws:dynamodb/table:Table": _dynamodb,
     "aws:sagemaker/featureGroup:FeatureGroup": _feature_group,
+    "aws-native:sagemaker:FeatureGroup": _feature_group,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:ecr/repository:Repository": _repository,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,

@@ -25,7 +25,16 @@ def policy_resources(recording: Recording) -> list[Resource]:
     """The recorded cloud resources as the policy pack sees them (no components or
     providers, as in a `pulumi stack export`)."""
     return [
-        Resource(r.type, r.name, r.urn, r.inputs, r.protect, r.retain_on_delete, r.parent)
+        Resource(
+            r.type,
+            r.name,
+            r.urn,
+            r.inputs,
+            r.protect,
+            r.retain_on_delete,
+            r.parent,
+            ignore_changes=r.ignore_changes,
+        )
         for r in recording.resources
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]

@@ -34,6 +34,9 @@ class RecordedResource:
     retain_on_delete: bool
     depends_on: tuple[str, ...]
     inputs: Mapping[str, Any]
+    ignore_changes: tuple[str, ...] = ()
+    import_id: str | None = None
+    """The `import` option: the ID of an existing cloud resource to adopt."""
 
     def as_plan(self) -> dict[str, Any]:
         """The plan JSON form (`resources[]`)."""
@@ -46,6 +49,8 @@ class RecordedResource:
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
             "dependsOn": list(self.depends_on),
+            "ignoreChanges": list(self.ignore_changes),
+            "importId": self.import_id,
             "inputs": self.inputs,
         }
 
@@ -104,6 +109,9 @@ ARN_FORMATS = {
     "aws:sagemaker/featureGroup:FeatureGroup": (
         "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"
     ),
+    "aws-native:sagemaker:FeatureGroup": (
+        "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"
+    ),
     "aws:sagemaker/endpoint:Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{name}",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": (
         "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"
@@ -116,6 +124,7 @@ NAME_INPUTS = {
     "aws-native:sagemaker:ModelQualityJobDefinition": "jobDefinitionName",
     "aws:s3/bucket:Bucket": "bucket",
     "aws:sagemaker/featureGroup:FeatureGroup": "featureGroupName",
+    "aws-native:sagemaker:FeatureGroup": "featureGroupName",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": "modelPackageGroupName",
     "aws:sagemaker/pipeline:Pipeline": "pipelineName",
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": "trackingServerName",
@@ -219,6 +228,8 @@ class _RecordingMonitor(mocks.MockMonitor):
             retain_on_delete=request.retainOnDelete,
             depends_on=tuple(sorted(set(request.dependencies))),
             inputs=_plain(self.mock.local.inputs or {}),
+            ignore_changes=tuple(request.ignoreChanges),
+            import_id=request.importId or None,
         )
         with self.lock:
             self.recorded[resource.urn] = resource

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws_native as aws_native
 
 from modules.common import Durability
 
@@ -42,6 +43,16 @@ class Platform:
     """Lifecycle of replaced object versions in the stack's buckets."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Stack tags (`owner`, `cost-center`, `mlkit:blueprint`, `mlkit:environment`, ...)."""
+
+    def aws_native_provider(self) -> pulumi.ProviderResource:
+        """The stack's aws-native provider (AWS Cloud Control), made on first use: it does not
+        read `aws:region`, so it gets the stack's region here; credentials come from the
+        environment as pulumi-aws's do. Stacks that use no aws-native resource get none."""
+        provider = self.__dict__.get("_aws_native")
+        if provider is None:
+            provider = aws_native.Provider(f"{self.stack}-aws-native", region=self.region)
+            object.__setattr__(self, "_aws_native", provider)  # frozen: cache on the instance
+        return provider
 
     def component_tags(self, component: str) -> dict[str, str]:
         """Stack tags plus `mlkit:component`, for everything a component creates."""

@@ -15,6 +15,12 @@ from typing import Any
 from policies.control import Resource
 
 BUCKET = "aws:s3/bucket:Bucket"
+# The kit makes feature groups with aws-native (features are added in place); a user's own
+# stack may use pulumi-aws's. Their inputs have the same wire names.
+FEATURE_GROUP_TYPES = (
+    "aws-native:sagemaker:FeatureGroup",
+    "aws:sagemaker/featureGroup:FeatureGroup",
+)
 EMPTY: Mapping[str, Any] = {}
 
 

@@ -32,6 +32,8 @@ class Resource:
     retain_on_delete: bool | None = None
     """None where it is unknown: CrossGuard does not expose it."""
     parent: str | None = None
+    ignore_changes: Sequence[str] = ()
+    """Input paths whose changes Pulumi ignores (the `ignore_changes` option)."""
 
     def tags(self) -> dict[str, str]:
         """Tags as a mapping (aws-native resources list them as key/value pairs)."""
@@ -156,6 +158,7 @@ def resource_from_args(args: pp.ResourceValidationArgs) -> Resource:
         protect=bool(getattr(opts, "protect", False)),
         retain_on_delete=getattr(opts, "retain_on_delete", None),
         parent=getattr(opts, "parent", None),
+        ignore_changes=tuple(getattr(opts, "ignore_changes", None) or ()),
     )
 
 
@@ -171,4 +174,5 @@ def resource_from_policy_resource(resource: pp.PolicyResource) -> Resource:
         # The engine links the parent resource; a state file or the recorder only knows
         # its URN (in the options), often a component that is not a policy resource itself.
         parent=resource.parent.urn if resource.parent else getattr(opts, "parent", None),
+        ignore_changes=tuple(getattr(opts, "ignore_changes", None) or ()),
     )

@@ -54,7 +54,7 @@ class PolicyReport:
 def _options(resource: Resource) -> RecordedOptions:
     options = RecordedOptions(
         protect=resource.protect,
-        ignore_changes=[],
+        ignore_changes=list(resource.ignore_changes),
         delete_before_replace=None,
         aliases=[],
         custom_timeouts=pp.PolicyCustomTimeouts(0, 0, 0),
@@ -155,6 +155,7 @@ def resources_from_state(document: Any) -> list[Resource]:
                 protect=bool(state.get("protect", False)),
                 retain_on_delete=bool(state.get("retainOnDelete", False)),
                 parent=state.get("parent"),
+                ignore_changes=tuple(state.get("ignoreChanges") or ()),
             )
         )
     return resources

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlkit.change_safety import (
+    APPEND_ONLY,
     DELETED,
     IDENTITY_PROPERTIES,
     ChangeSafety,
@@ -167,19 +168,61 @@ def test_a_renamed_logical_name_deletes_the_old_resource(resources, record):
     ]
 
 
-def test_a_changed_feature_definition_is_a_replacement(resources, record):
+def test_an_added_feature_updates_the_group_in_place(resources, record):
+    group = named(resources, FEATURE_GROUP)
+    assert group.type == "aws-native:sagemaker:FeatureGroup"
+
     def add_feature(inputs):
-        inputs["featureDefinitions"].append(
-            {"featureName": "txn_max_1h", "featureType": "Fractional"}
+        inputs["featureDefinitions"].insert(
+            3, {"featureName": "txn_max_1h", "featureType": "Fractional"}
         )
 
+    assert replacements(record, edited(resources, FEATURE_GROUP, add_feature)) == []
+
+
+def test_a_removed_or_retyped_feature_would_replace_the_group(resources, record):
     group = named(resources, FEATURE_GROUP)
     before = group.inputs["featureDefinitions"]
-    after = [*before, {"featureName": "txn_max_1h", "featureType": "Fractional"}]
-    assert replacements(record, edited(resources, FEATURE_GROUP, add_feature)) == [
-        Replacement(group.urn, group.type, "featureDefinitions", before, after)
+    removed = [d for d in before if d["featureName"] != "txn_count_1h"]
+    assert replacements(
+        record, edited(resources, FEATURE_GROUP, lambda i: i.update(featureDefinitions=removed))
+    ) == [Replacement(group.urn, group.type, "featureDefinitions", before, removed)]
+
+    retyped = [
+        d | {"featureType": "Fractional"} if d["featureName"] == "txn_count_1h" else d
+        for d in before
+    ]
+    (found,) = replacements(
+        record, edited(resources, FEATURE_GROUP, lambda i: i.update(featureDefinitions=retyped))
+    )
+    assert (found.property, found.new) == ("featureDefinitions", retyped)
+
+
+def test_reordered_features_change_nothing(tmp_path, plan_of):
+    """The group's definitions are deployed sorted by name, so reformatting the stack file
+    (features in another order) records the same inputs."""
+    import yaml
+
+    from mlkit.plan import plan_stack
+
+    stack = yaml.safe_load(Path("stacks/Pulumi.fraud-prod.yaml").read_text())
+    defaults = yaml.safe_load(Path("blueprints/defaults/realtime-fraud.yaml").read_text())
+    groups = defaults["featureStore"]["featureGroups"]
+    for group in groups:
+        group["features"] = dict(reversed(list(group["features"].items())))
+    assert "mlkit:featureStore" not in stack["config"]  # the groups are the blueprint's
+    stack["config"]["mlkit:featureStore"] = {"featureGroups": groups}
+    path = tmp_path / "Pulumi.fraud-prod.yaml"
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+    reordered = plan_stack(str(path)).recording
+    shipped = plan_of("fraud-prod").recording
+    kinds = ("aws-native:sagemaker:FeatureGroup", "aws:s3/bucketObjectv2:BucketObjectv2")
+    assert [r.inputs for r in reordered.resources if r.type in kinds] == [
+        r.inputs for r in shipped.resources if r.type in kinds
     ]
 
+
+def test_an_online_store_on_another_key_would_replace_the_group(resources, record):
     def encrypt_online_store_with_another_key(inputs):
         inputs["onlineStoreConfig"]["securityConfig"]["kmsKeyId"] = "arn:aws:kms:other"
 
@@ -437,3 +480,31 @@ def test_identity_paths_are_unique_and_camel_case():
         assert len(set(paths)) == len(paths), type_
         for path in paths:
             assert re.fullmatch(r"[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*", path), (type_, path)
+
+
+# --- aws-native: CloudFormation's create-only properties --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "type_", sorted(t for t in IDENTITY_PROPERTIES if t.startswith("aws-native:"))
+)
+def test_aws_native_identity_is_the_schemas_create_only_properties(type_):
+    """Cloud Control replaces a resource when a create-only property changes: those are the
+    identity, except tags the kit ignores, plus the append-only lists (whose removals SageMaker
+    refuses)."""
+    from mlkit.strict_inputs import _cfn_schema, _wire_name
+
+    schema = _cfn_schema(type_, "eu-west-1")
+    create_only = {
+        ".".join(_wire_name(step) for step in path.removeprefix("/properties/").split("/"))
+        for path in schema["createOnlyProperties"]
+    }
+    append_only = {path for t, path in APPEND_ONLY if t == type_}
+    assert set(IDENTITY_PROPERTIES[type_]) == (create_only - {"tags"}) | append_only
+
+
+def test_the_kits_feature_groups_ignore_their_create_only_tags(plan_of):
+    """Tags are create-only on aws-native feature groups: the kit's groups ignore changes to
+    them, so a changed tag neither replaces the group nor counts as a replacement."""
+    groups = plan_of(STACK).recording.of_type("aws-native:sagemaker:FeatureGroup")
+    assert len(groups) == 3 and all(g.ignore_changes == ("tags",) for g in groups)

@@ -17,6 +17,8 @@ RESOURCE_KEYS = {
     "type",
     "name",
     "parent",
+    "ignoreChanges",
+    "importId",
     "custom",
     "protect",
     "retainOnDelete",
@@ -124,8 +126,8 @@ def test_a_prod_change_that_replaces_data_fails_until_acknowledged(tmp_path: Pat
         "replacements": [
             {
                 "urn": "urn:pulumi:fraud-prod::mlkit::mlkit:feature_store:FeatureStore$"
-                "aws:sagemaker/featureGroup:FeatureGroup::fraud-prod-features-customer-profile",
-                "type": "aws:sagemaker/featureGroup:FeatureGroup",
+                "aws-native:sagemaker:FeatureGroup::fraud-prod-features-customer-profile",
+                "type": "aws-native:sagemaker:FeatureGroup",
                 "property": "description",
                 "old": "Slow-moving customer attributes, loaded daily by the CRM export.",
                 "new": "Customer attributes, now from the new CRM.",

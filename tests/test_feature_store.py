@@ -50,9 +50,18 @@ TRANSACTIONS = FeatureGroupSpec(
 
 
 def store(
-    record_program, platform, groups=(CARDS, TRANSACTIONS), durability=DESTROY, consumers=None
+    record_program,
+    platform,
+    groups=(CARDS, TRANSACTIONS),
+    durability=DESTROY,
+    consumers=None,
+    adopt_existing=False,
 ):
-    args = FeatureStoreArgs(groups=list(groups), consumers=consumers or {"card_aggregates": ["m"]})
+    args = FeatureStoreArgs(
+        groups=list(groups),
+        consumers=consumers or {"card_aggregates": ["m"]},
+        adopt_existing=adopt_existing,
+    )
     on = dataclasses.replace(platform, durability=durability)
     return record_program(lambda: FeatureStore("fs", on, args))
 
@@ -65,7 +74,7 @@ def test_online_group_is_encrypted_with_ttl_and_offline_store_is_iceberg(
         "featureGroupName": "fs-card-aggregates",
         "recordIdentifierFeatureName": "card_id",
         "eventTimeFeatureName": "event_time",
-        "featureDefinitions": [
+        "featureDefinitions": [  # sorted by name, whatever the settings' order
             {"featureName": "card_id", "featureType": "String"},
             {"featureName": "event_time", "featureType": "String"},
             {"featureName": "txn_count_10m", "featureType": "Integral"},
@@ -89,13 +98,13 @@ def test_online_group_is_encrypted_with_ttl_and_offline_store_is_iceberg(
         },
     }
     assert cards["roleArn"] == "arn:aws:iam::123456789012:role/fs-offline-role"
-    assert cards["tags"] == {
-        "Name": "fs-card-aggregates",
-        "owner": "team",
-        "cost-center": "1",
-        "mlkit:component": "feature_store",
-        "mlkit:feature-owner": "fraud-ml",
-    }
+    assert cards["tags"] == [  # aws-native tags are a list
+        {"key": "Name", "value": "fs-card-aggregates"},
+        {"key": "owner", "value": "team"},
+        {"key": "cost-center", "value": "1"},
+        {"key": "mlkit:component", "value": "feature_store"},
+        {"key": "mlkit:feature-owner", "value": "fraud-ml"},
+    ]
 
 
 def test_offline_only_group_has_no_online_store(record_program, platform) -> None:
@@ -539,3 +548,22 @@ def test_feature_group_settings_refuse_inconsistent_required_features(changes, m
     ok = FeatureGroupSettings.model_validate(group | {"required": ["amount"]})
     assert ok.required == ("amount",)
     assert FeatureGroupSettings.model_validate(group).required == ()
+
+
+def test_existing_groups_are_adopted_by_name_only_when_asked(record_program, platform) -> None:
+    """mlkit 0.1 made feature groups with pulumi-aws; `adopt_existing` imports each by its
+    deployed name (Pulumi's import option) instead of creating it."""
+
+    def groups(adopt: bool) -> dict[str, str | None]:
+        recording = store(record_program, platform, adopt_existing=adopt)
+        return {
+            r.inputs["featureGroupName"]: r.import_id
+            for r in recording.of_type("aws-native:sagemaker:FeatureGroup")
+        }
+
+    adopted = groups(True)
+    assert adopted == {
+        "fs-card-aggregates": "fs-card-aggregates",
+        "fs-transactions": "fs-transactions",
+    }
+    assert set(groups(False).values()) == {None}

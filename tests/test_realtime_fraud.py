@@ -23,7 +23,7 @@ from mlkit.settings import ConfigError
 from modules import feature_store, metadata, monitoring, serving, training
 from modules.platform import Platform
 
-MODEL_MONITOR = re.compile(r"monitoringSchedule|JobDefinition|aws-native")
+MODEL_MONITOR = re.compile(r"monitoringSchedule|JobDefinition")
 MONITORED = Path(__file__).parent / "good_stacks" / "Pulumi.fraud-monitored.yaml"
 MONITORED_IMAGE = yaml.safe_load(MONITORED.read_text())["config"]["mlkit:monitoring"]["jobImage"]
 
@@ -36,7 +36,7 @@ def test_prod_has_the_whole_serving_path(plan_of) -> None:
     plan = plan_of("fraud-prod")
     groups = {
         g.inputs["featureGroupName"]: g.inputs
-        for g in by_type(plan, "aws:sagemaker/featureGroup:FeatureGroup")
+        for g in by_type(plan, "aws-native:sagemaker:FeatureGroup")
     }
     cards = groups["fraud-prod-features-card-aggregates"]
     assert cards["onlineStoreConfig"]["enableOnlineStore"] is True
@@ -245,7 +245,7 @@ def test_fresh_account_deploys_without_endpoint_and_says_so(tmp_path: Path) -> N
         "aws:apigatewayv2/api:Api",
     ):
         assert absent not in types
-    assert "aws:sagemaker/featureGroup:FeatureGroup" in types
+    assert "aws-native:sagemaker:FeatureGroup" in types
     assert plan.recording.outputs["endpoint"] == (
         "not deployed: run `mlkit promote STACK VERSION` with an Approved version of the "
         "model package group (it sets mlkit:serving.modelVersion)"

@@ -451,7 +451,7 @@ def test_fraud_pipeline_reads_the_feature_stores_own_tables(plan_of) -> None:
             g.inputs["featureGroupName"],
             json.dumps(g.inputs["offlineStoreConfig"]["dataCatalogConfig"]),
         )
-        for g in plan.recording.of_type("aws:sagemaker/featureGroup:FeatureGroup")
+        for g in plan.recording.of_type("aws-native:sagemaker:FeatureGroup")
     }
     for group in OFFLINE_GROUPS:
         deployed = f"fraud-dev-features-{group.replace('_', '-')}"

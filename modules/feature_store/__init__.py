@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_aws_native as aws_native
 
 from modules.common import resource_tags
 from modules.feature_store.contract import BACKENDS
@@ -68,6 +69,9 @@ class FeatureStoreArgs:
     default none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to the platform's component tags; default none."""
+    adopt_existing: bool = False
+    """Import each group that already exists under its deployed name instead of creating it
+    (groups made by mlkit 0.1's pulumi-aws resource, or outside Pulumi); default False."""
 
 
 def deployed_group_name(prefix: str, group: str) -> str:
@@ -161,45 +165,44 @@ class FeatureStore(pulumi.ComponentResource):
         self.group_names, self.group_arns = {}, {}
         for spec in args.groups:
             group_name = deployed_group_name(name, spec.name)
-            online_store: dict[str, Any] | None = None
-            if spec.online:
-                online_store = {
-                    "enable_online_store": True,
-                    "security_config": {"kms_key_id": key_arn},
-                }
-                if spec.ttl_days:
-                    online_store["ttl_duration"] = {"unit": "Days", "value": spec.ttl_days}
-            offline_store: dict[str, Any] | None = None
-            if spec.offline:
-                offline_store = {
-                    "s3_storage_config": {"s3_uri": offline_uri, "kms_key_id": key_arn},
-                    "data_catalog_config": {
-                        "catalog": "AwsDataCatalog",
-                        "database": database.name,
-                        "table_name": group_name.replace("-", "_"),
-                    },
-                    "table_format": "Iceberg",
-                }
-            group = aws.sagemaker.FeatureGroup(
+            group = aws_native.sagemaker.FeatureGroup(
                 f"{name}-{spec.name.replace('_', '-')}",
                 feature_group_name=group_name,
                 description=spec.description or None,
                 record_identifier_feature_name=spec.record_identifier,
                 event_time_feature_name=spec.event_time,
-                feature_definitions=[
-                    {"feature_name": feature, "feature_type": SAGEMAKER_TYPES[kind]}
-                    for feature, kind in spec.features.items()
-                ],
-                online_store_config=online_store,
-                offline_store_config=offline_store,
+                feature_definitions=feature_definitions(spec),
+                online_store_config=_online_store(spec, key_arn),
+                offline_store_config=_offline_store(
+                    spec, group_name, offline_uri, key_arn, database.name
+                ),
                 role_arn=role.arn,
-                tags=resource_tags(group_name, tags, {"mlkit:feature-owner": spec.owner}),
+                tags=[
+                    {"key": k, "value": v}
+                    for k, v in resource_tags(
+                        group_name, tags, {"mlkit:feature-owner": spec.owner}
+                    ).items()
+                ],
                 opts=pulumi.ResourceOptions.merge(
-                    durability.options(self), pulumi.ResourceOptions(depends_on=[role.policy])
+                    durability.options(self),
+                    pulumi.ResourceOptions(
+                        provider=platform.aws_native_provider(),
+                        depends_on=[role.policy],
+                        # CloudFormation replaces a feature group whose tags change (they are
+                        # create-only), which deletes its data: tags are set at creation.
+                        ignore_changes=["tags"],
+                        # Adopt a group that exists under this name (made by pulumi-aws in
+                        # mlkit 0.1, or outside Pulumi); a no-op once it is in the state.
+                        import_=group_name if args.adopt_existing else None,
+                    ),
                 ),
             )
             self.group_names[spec.name] = group.feature_group_name
-            self.group_arns[spec.name] = group.arn
+            # The aws-native resource has no ARN output; SageMaker ARNs name the resource in
+            # lower case. Built from the name output, so readers still wait for the group.
+            self.group_arns[spec.name] = pulumi.Output.concat(
+                "arn:aws:sagemaker", region_account, "feature-group/", group.feature_group_name
+            ).apply(str.lower)
 
         self.registry = feature_registry(name, args.groups, args.consumers)
         aws.s3.BucketObjectv2(
@@ -226,6 +229,47 @@ class FeatureStore(pulumi.ComponentResource):
                 "registry": self.registry,
             }
         )
+
+
+def feature_definitions(spec: FeatureGroupSpec) -> list[dict[str, str]]:
+    """The group's definitions in a canonical order (by name): reordering features in the
+    stack file changes nothing, and a new feature is an addition wherever it is written."""
+    return [
+        {"feature_name": feature, "feature_type": SAGEMAKER_TYPES[spec.features[feature]]}
+        for feature in sorted(spec.features)
+    ]
+
+
+def _online_store(spec: FeatureGroupSpec, key_arn: pulumi.Input[str]) -> dict[str, Any] | None:
+    if not spec.online:
+        return None
+    store: dict[str, Any] = {
+        "enable_online_store": True,
+        "security_config": {"kms_key_id": key_arn},
+    }
+    if spec.ttl_days:
+        store["ttl_duration"] = {"unit": "Days", "value": spec.ttl_days}
+    return store
+
+
+def _offline_store(
+    spec: FeatureGroupSpec,
+    group_name: str,
+    offline_uri: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+    database: pulumi.Input[str],
+) -> dict[str, Any] | None:
+    if not spec.offline:
+        return None
+    return {
+        "s3_storage_config": {"s3_uri": offline_uri, "kms_key_id": key_arn},
+        "data_catalog_config": {
+            "catalog": "AwsDataCatalog",
+            "database": database,
+            "table_name": group_name.replace("-", "_"),
+        },
+        "table_format": "Iceberg",
+    }
 
 
 def _check_groups(groups: Sequence[FeatureGroupSpec], consumers: Mapping[str, Any]) -> None:
@@ -260,7 +304,9 @@ def feature_registry(
                 "stores": [
                     s for s, on in (("online", group.online), ("offline", group.offline)) if on
                 ],
-                "features": [{"name": n, "type": t} for n, t in group.features.items()],
+                "features": [
+                    {"name": n, "type": group.features[n]} for n in sorted(group.features)
+                ],
                 "consumers": sorted(consumers.get(group.name, [])),
             }
             for group in groups

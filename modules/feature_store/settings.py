@@ -14,6 +14,8 @@ from modules.feature_store import BACKENDS, INGESTION_BACKENDS
 FeatureType = Literal["string", "integral", "fractional"]
 StoreBackend = backend_setting(BACKENDS)
 IngestionBackend = backend_setting(INGESTION_BACKENDS)
+MAX_FEATURES = 2500
+"""SageMaker's limit on feature definitions per feature group."""
 MAX_WINDOW_BUCKETS = 10_080
 """The aggregator's limit on the longest window, in one-minute buckets (its WINDOWS refuses
 more): 7 days, the buckets a card's state item holds within DynamoDB's 400 KB."""
@@ -38,8 +40,11 @@ class FeatureGroupSettings(Section):
     """Kept for training in the offline store (Iceberg on the secure bucket, Glue catalog)."""
     ttl_days: int | None = Field(None, ge=1, le=3650)
     """Online records expire after this many days; none keeps them."""
-    features: dict[Identifier, FeatureType]
-    """Feature name -> type (`string`, `integral`, `fractional`)."""
+    features: dict[Identifier, FeatureType] = Field(max_length=MAX_FEATURES)
+    """Feature name -> type (`string`, `integral`, `fractional`), in any order (deployed
+    sorted by name). Features can be added to a deployed group in place; removing one or
+    changing its type is refused by SageMaker (change safety flags it: the group would have
+    to be replaced, losing its data)."""
     required: tuple[Identifier, ...] = ()
     """Online features the scoring API cannot score without: with no online value for the
     request's key it answers 422. Any other feature without a value reaches the model as a
@@ -78,6 +83,11 @@ class FeatureStoreSettings(Section):
     """Feature store implementation."""
     feature_groups: tuple[FeatureGroupSettings, ...]
     """The feature groups."""
+    adopt_existing: bool = False
+    """Import groups that already exist under their deployed names instead of creating them:
+    for stacks deployed with mlkit 0.1, whose groups were pulumi-aws resources (see the
+    migration steps in docs/realtime-fraud.md), or groups made outside Pulumi. Importing
+    fails, changing nothing, unless the settings describe each group exactly."""
 
     @model_validator(mode="after")
     def _unique(self) -> FeatureStoreSettings:

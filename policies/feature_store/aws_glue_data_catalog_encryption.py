@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from policies.common import value_at
+from policies.common import FEATURE_GROUP_TYPES, value_at
 from policies.control import Control, Resource
 
-FEATURE_GROUP = "aws:sagemaker/featureGroup:FeatureGroup"
 SETTINGS = "aws:glue/dataCatalogEncryptionSettings:DataCatalogEncryptionSettings"
 SSE_KMS = ("SSE-KMS", "SSE-KMS-WITH-SERVICE-ROLE")
 MODE = ("dataCatalogEncryptionSettings", "encryptionAtRest", "catalogEncryptionMode")
@@ -15,7 +14,11 @@ MODE = ("dataCatalogEncryptionSettings", "encryptionAtRest", "catalogEncryptionM
 
 def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
     offline = sorted(
-        (r for r in resources if r.type == FEATURE_GROUP and r.props.get("offlineStoreConfig")),
+        (
+            r
+            for r in resources
+            if r.type in FEATURE_GROUP_TYPES and r.props.get("offlineStoreConfig")
+        ),
         key=lambda r: r.urn,
     )
     if not offline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from policies.common import is_on, value_at
+from policies.common import FEATURE_GROUP_TYPES, is_on, value_at
 from policies.control import Control, Resource
 
 
@@ -30,7 +30,7 @@ CONTROL = Control(
     remediation="Leave offline_store_config.disable_glue_table_creation unset, or set "
     "offline_store_config.data_catalog_config to the table that catalogues the store "
     "(modules.feature_store.FeatureStore does).",
-    resource_types=("aws:sagemaker/featureGroup:FeatureGroup",),
+    resource_types=FEATURE_GROUP_TYPES,
     check=check,
     tags=("feature-store",),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from policies.common import text, value_at
+from policies.common import FEATURE_GROUP_TYPES, text, value_at
 from policies.control import Control, Resource
 
 
@@ -25,8 +25,9 @@ CONTROL = Control(
     severity="high",
     mirrors=("AWS Config sagemaker-featuregroup-encryption-at-rest",),
     remediation="Set offline_store_config.s3_storage_config.kms_key_id on "
-    "aws.sagemaker.FeatureGroup to the stack key (modules.feature_store.FeatureStore does).",
-    resource_types=("aws:sagemaker/featureGroup:FeatureGroup",),
+    "the feature group (aws-native or aws) to the stack key "
+    "(modules.feature_store.FeatureStore does).",
+    resource_types=FEATURE_GROUP_TYPES,
     check=check,
     tags=("feature-store",),
 )

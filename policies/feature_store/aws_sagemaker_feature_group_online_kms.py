@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from policies.common import is_on, text, value_at
+from policies.common import FEATURE_GROUP_TYPES, is_on, text, value_at
 from policies.control import Control, Resource
 
 
@@ -26,8 +26,9 @@ CONTROL = Control(
     severity="high",
     mirrors=("AWS Config sagemaker-featuregroup-online-store-encryption",),
     remediation="Set online_store_config.security_config.kms_key_id on "
-    "aws.sagemaker.FeatureGroup to the stack key (modules.feature_store.FeatureStore does).",
-    resource_types=("aws:sagemaker/featureGroup:FeatureGroup",),
+    "the feature group (aws-native or aws) to the stack key "
+    "(modules.feature_store.FeatureStore does).",
+    resource_types=FEATURE_GROUP_TYPES,
     check=check,
     tags=("feature-store",),
 )
