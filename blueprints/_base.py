@@ -168,6 +168,7 @@ def build_platform_base(
         subnet_ids=network.private_subnet_ids,
         security_group_ids=[network.workload_security_group_id],
         log_retention_days=alerting.log_retention_days,
+        tracing=alerting.tracing,
         noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
         tags=tags,
     )

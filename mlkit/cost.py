@@ -55,6 +55,7 @@ FREE_TYPES = frozenset(
         "aws:iam/rolePolicy:RolePolicy",
         "aws:kms/alias:Alias",
         "aws:lambda/eventSourceMapping:EventSourceMapping",
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
         "aws:lambda/permission:Permission",
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "aws:s3/bucketObjectv2:BucketObjectv2",

@@ -41,6 +41,8 @@ class Platform:
     """Retention of every log group."""
     noncurrent_version_retention_days: int = 30
     """Lifecycle of replaced object versions in the stack's buckets."""
+    tracing: bool = False
+    """Functions are traced with X-Ray (active tracing)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Stack tags (`owner`, `cost-center`, `mlkit:blueprint`, `mlkit:environment`, ...)."""
 

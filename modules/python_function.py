@@ -16,6 +16,8 @@ from modules.platform import Platform
 from modules.security.iam import allow, service_role
 
 LAMBDA_RUNTIME = "python3.12"
+FAILED_EVENT_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to inspect and replay
+ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations, stated
 
 
 @dataclass
@@ -30,6 +32,10 @@ class PythonFunctionArgs:
     """Memory (and so CPU) of the function; default 256."""
     timeout_seconds: int = 60
     """Longest run; default 60."""
+    invoked_asynchronously: bool = False
+    """Invoked by EventBridge or another asynchronous source: events the function still fails
+    on after Lambda's retries go to an encrypted `<name>-failed-events` queue (its on-failure
+    destination), alarmed on the alert topic, instead of being dropped; default False."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of the calling component (its `platform.component_tags(...)` and extras); default
     none."""
@@ -40,8 +46,8 @@ def python_function(
 ) -> aws.lambda_.Function:
     """Creates `<name>` (function, physical name too, so its log group is known up front),
     `<name>-logs` and `<name>-role` (with `<name>-role-policy`), children of `parent`. The
-    platform gives the account the role trusts, the key of the logs and the environment, and
-    the logs' retention and durability."""
+    platform gives the account the role trusts, the key of the logs and the environment, the
+    logs' retention and durability, and whether functions are traced (X-Ray, active)."""
     logs = encrypted_log_group(
         f"{name}-logs",
         log_group_name=f"/aws/lambda/{name}",
@@ -51,22 +57,47 @@ def python_function(
         tags=args.tags,
         parent=parent,
     )
+    statements = [
+        *args.statements,
+        allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [pulumi.Output.concat(logs.arn, ":*")],
+            sid="Logs",
+        ),
+    ]
+    if platform.tracing:
+        # X-Ray's write actions take no resource (service authorization reference).
+        statements.append(
+            allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"], sid="Tracing")
+        )
+    failed_events = None
+    if args.invoked_asynchronously:
+        failed_events = aws.sqs.Queue(
+            f"{name}-failed-events",
+            name=f"{name}-failed-events",
+            kms_master_key_id=platform.kms_key_arn,
+            message_retention_seconds=FAILED_EVENT_RETENTION_SECONDS,
+            tags=resource_tags(f"{name}-failed-events", args.tags),
+            opts=platform.durability.options(parent),  # events waiting for replay: keep them
+        )
+        # Lambda sends to the destination with the function's role, encrypting with the key.
+        statements.append(allow(["sqs:SendMessage"], [failed_events.arn], sid="FailedEvents"))
+        statements.append(
+            allow(
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                [platform.kms_key_arn],
+                sid="FailedEventsKey",
+            )
+        )
     role = service_role(
         f"{name}-role",
         service="lambda.amazonaws.com",
         account_id=platform.account_id,
-        statements=[
-            *args.statements,
-            allow(
-                ["logs:CreateLogStream", "logs:PutLogEvents"],
-                [pulumi.Output.concat(logs.arn, ":*")],
-                sid="Logs",
-            ),
-        ],
+        statements=statements,
         tags=args.tags,
         parent=parent,
     )
-    return aws.lambda_.Function(
+    function = aws.lambda_.Function(
         name,
         name=name,
         runtime=LAMBDA_RUNTIME,
@@ -78,8 +109,45 @@ def python_function(
         kms_key_arn=platform.kms_key_arn,
         environment={"variables": dict(args.environment)},
         logging_config={"log_format": "Text", "log_group": logs.name},
+        tracing_config={"mode": "Active" if platform.tracing else "PassThrough"},
         tags=resource_tags(name, args.tags),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs]),
+    )
+    if failed_events is not None:
+        _on_failure(name, platform, function, failed_events, args.tags, parent)
+    return function
+
+
+def _on_failure(
+    name: str,
+    platform: Platform,
+    function: aws.lambda_.Function,
+    queue: aws.sqs.Queue,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> None:
+    # Imported here: the monitoring package builds its own functions with this module.
+    from modules.monitoring.alarms import metric_alarm
+
+    aws.lambda_.FunctionEventInvokeConfig(
+        f"{name}-async",
+        function_name=function.name,
+        maximum_retry_attempts=ASYNC_RETRIES,
+        destination_config={"on_failure": {"destination": queue.arn}},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    metric_alarm(
+        f"{name}-failed-events-alarm",
+        alarm_name=f"{name}-failed-events",
+        purpose=f"Events {name} failed on after {ASYNC_RETRIES} retries wait in its queue",
+        namespace="AWS/SQS",
+        metric="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": queue.name},
+        statistic="Maximum",
+        threshold=0,
+        topic_arn=platform.alert_topic_arn,
+        tags=tags,
+        parent=parent,
     )
 
 

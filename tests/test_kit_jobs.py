@@ -255,6 +255,7 @@ def test_the_launcher_starts_only_the_kit_jobs_with_only_the_job_role(recording)
                 f"arn:aws:logs:eu-west-1:{MOCK_ACCOUNT}:log-group:/aws/lambda/{NAME}-launcher:*"
             ],
         },
+        *failed_events("launcher"),
     ]
 
 
@@ -287,6 +288,25 @@ LOGS = {
     "Resource": [f"arn:aws:logs:eu-west-1:{MOCK_ACCOUNT}:log-group:/aws/lambda/{NAME}-publisher:*"],
 }
 TRACKING_SERVER = "arn:aws:sagemaker:eu-west-1:111122223333:mlflow-tracking-server/t"
+
+
+def failed_events(function: str) -> list[dict]:
+    """EventBridge and the scheduler invoke both functions asynchronously: what they still
+    fail on goes to the function's own encrypted queue (its on-failure destination)."""
+    return [
+        {
+            "Sid": "FailedEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [f"arn:aws:sqs:eu-west-1:{MOCK_ACCOUNT}:{NAME}-{function}-failed-events"],
+        },
+        {
+            "Sid": "FailedEventsKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": [KEY],
+        },
+    ]
 
 
 @pytest.mark.parametrize(
@@ -344,6 +364,7 @@ def test_the_publisher_writes_only_its_namespace_and_reads_only_results(
         *PUBLISHER_STATEMENTS,
         *extra,
         LOGS,
+        *failed_events("publisher"),
     ]
     # The environment is the handler's contract.
     config = publisher.load_config(function["environment"]["variables"])
@@ -746,6 +767,15 @@ def test_exactly_these_resources(recording) -> None:
                     ("aws:iam/role:Role", f"{NAME}-{role}-role"),
                     ("aws:iam/rolePolicy:RolePolicy", f"{NAME}-{role}-role-policy"),
                     ("aws:cloudwatch/metricAlarm:MetricAlarm", f"{NAME}-{role}-errors"),
+                    ("aws:sqs/queue:Queue", f"{NAME}-{role}-failed-events"),
+                    (
+                        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+                        f"{NAME}-{role}-async",
+                    ),
+                    (
+                        "aws:cloudwatch/metricAlarm:MetricAlarm",
+                        f"{NAME}-{role}-failed-events-alarm",
+                    ),
                 )
             ],
             ("aws:iam/role:Role", f"{NAME}-scheduler-role"),

@@ -55,15 +55,25 @@ def test_free_gateway_endpoints_and_no_interface_endpoints_by_default(record_pro
 def test_workload_security_group_reaches_only_endpoints_and_its_members(record_program) -> None:
     sg = network(record_program).named("n-workload-sg").inputs
     https = {"fromPort": 443, "protocol": "tcp", "toPort": 443}
+    members = {"fromPort": 0, "protocol": "-1", "self": True, "toPort": 0}
+    members["description"] = "All traffic among the workloads (distributed training)"
     assert sg["egress"] == [
-        {"fromPort": 0, "protocol": "-1", "self": True, "toPort": 0},
-        https | {"cidrBlocks": ["10.0.0.0/16"]},
-        https | {"prefixListIds": sg["egress"][2]["prefixListIds"]},
+        members,
+        https
+        | {
+            "cidrBlocks": ["10.0.0.0/16"],
+            "description": "HTTPS to the interface endpoints in the VPC",
+        },
+        https
+        | {
+            "prefixListIds": sg["egress"][2]["prefixListIds"],
+            "description": "HTTPS to S3 and DynamoDB through the gateway endpoints",
+        },
     ]
     # The S3 and DynamoDB gateway endpoints' prefix lists (computed by AWS, mocked here).
     prefix_lists = sg["egress"][2]["prefixListIds"]
     assert len(set(prefix_lists)) == 2 and all(p.startswith("pl-") for p in prefix_lists)
-    assert sg["ingress"] == [{"fromPort": 0, "protocol": "-1", "self": True, "toPort": 0}]
+    assert sg["ingress"] == [members]
 
 
 def test_interface_endpoints_in_every_private_subnet(record_program) -> None:
@@ -80,7 +90,13 @@ def test_interface_endpoints_in_every_private_subnet(record_program) -> None:
     }
     assert recording.named("n-sts-endpoint").inputs["serviceName"] == "com.amazonaws.eu-west-1.sts"
     assert recording.named("n-endpoint-sg").inputs["ingress"] == [
-        {"cidrBlocks": ["10.0.0.0/16"], "fromPort": 443, "protocol": "tcp", "toPort": 443}
+        {
+            "cidrBlocks": ["10.0.0.0/16"],
+            "description": "HTTPS from inside the VPC",
+            "fromPort": 443,
+            "protocol": "tcp",
+            "toPort": 443,
+        }
     ]
 
 

@@ -121,6 +121,9 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     # retraining trigger, and says why.
     assert sorted(monitoring) == [
         "-retraining-guard",
+        "-retraining-guard-async",  # EventBridge invokes it: failed events go to a queue
+        "-retraining-guard-failed-events",
+        "-retraining-guard-failed-events-alarm",
         "-retraining-guard-logs",
         "-retraining-guard-role",
         "-retraining-guard-role-policy",
@@ -136,6 +139,12 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     assert "dataCaptureConfig" not in dev_variant.inputs
     assert not any(r.protect for r in dev.recording.resources)
     assert by_type(dev, "aws:kinesis/stream:Stream")[0].inputs["shardCount"] == 1
+    # Prod traces its functions (X-Ray); dev does not pay for it.
+    for plan, mode in ((dev, "PassThrough"), (prod, "Active")):
+        functions = by_type(plan, "aws:lambda/function:Function")
+        assert functions and {f.inputs["tracingConfig"]["mode"] for f in functions} == {mode}
+    prod_variant = by_type(prod, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")[0]
+    assert prod_variant.inputs["productionVariants"][0]["instanceType"] == "ml.c5.large"
 
 
 @cache

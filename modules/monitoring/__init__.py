@@ -274,6 +274,7 @@ class RetrainingTrigger(pulumi.ComponentResource):
                 ],
                 memory_mb=128,
                 timeout_seconds=30,
+                invoked_asynchronously=True,  # by EventBridge
                 tags=tags,
             ),
             parent=self,

@@ -336,6 +336,7 @@ class MonitoringJobs(pulumi.ComponentResource):
                 ],
                 memory_mb=256,
                 timeout_seconds=300,
+                invoked_asynchronously=True,  # by EventBridge
                 tags=tags,
             ),
             parent=self,
@@ -376,6 +377,7 @@ class MonitoringJobs(pulumi.ComponentResource):
                 statements=publisher_statements,
                 memory_mb=256,
                 timeout_seconds=120,
+                invoked_asynchronously=True,  # by EventBridge
                 tags=tags,
             ),
             parent=self,

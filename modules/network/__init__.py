@@ -130,11 +130,33 @@ class Network(pulumi.ComponentResource):
             f"{name}-workload-sg",
             vpc_id=vpc.id,
             description="mlkit workloads: HTTPS to AWS endpoints, all traffic among members",
-            ingress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "self": True}],
+            ingress=[
+                {
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "self": True,
+                    "description": "All traffic among the workloads (distributed training)",
+                }
+            ],
             egress=[
-                {"protocol": "-1", "from_port": 0, "to_port": 0, "self": True},
-                HTTPS | {"cidr_blocks": [str(cidr)]},
-                HTTPS | {"prefix_list_ids": gateway_prefix_lists},
+                {
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "self": True,
+                    "description": "All traffic among the workloads (distributed training)",
+                },
+                HTTPS
+                | {
+                    "cidr_blocks": [str(cidr)],
+                    "description": "HTTPS to the interface endpoints in the VPC",
+                },
+                HTTPS
+                | {
+                    "prefix_list_ids": gateway_prefix_lists,
+                    "description": "HTTPS to S3 and DynamoDB through the gateway endpoints",
+                },
             ],
             tags=resource_tags(f"{name}-workload-sg", tags),
             opts=child,
@@ -144,7 +166,9 @@ class Network(pulumi.ComponentResource):
                 f"{name}-endpoint-sg",
                 vpc_id=vpc.id,
                 description="mlkit interface endpoints: HTTPS from inside the VPC",
-                ingress=[HTTPS | {"cidr_blocks": [str(cidr)]}],
+                ingress=[
+                    HTTPS | {"cidr_blocks": [str(cidr)], "description": "HTTPS from inside the VPC"}
+                ],
                 egress=[],
                 tags=resource_tags(f"{name}-endpoint-sg", tags),
                 opts=child,

@@ -8,6 +8,9 @@ from mlkit.settings import Email, LogRetentionDays, Secret, Section
 class ObservabilitySettings(Section):
     """Where alarms go and how long logs are kept."""
 
+    tracing: bool = False
+    """Trace every Lambda function with X-Ray (active tracing). X-Ray charges per trace
+    recorded beyond its free tier; the cost estimate leaves that out."""
     log_retention_days: LogRetentionDays = 30
     """Retention of every log group of the stack (a value CloudWatch Logs accepts)."""
     alert_emails: tuple[Email, ...] = ()

@@ -23,6 +23,8 @@ UNSCOPED_ACTIONS = frozenset(
         "ecr:GetAuthorizationToken",
         "sagemaker:ListFeatureGroups",
         "sts:GetCallerIdentity",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
     }
 )
 

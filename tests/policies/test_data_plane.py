@@ -613,3 +613,21 @@ def test_aws_native_feature_group_tags_ignored() -> None:
     ]
     # pulumi-aws updates its feature groups' tags in place: not this control's concern.
     assert messages(policy, make(FEATURE_GROUP_TYPES[1], "features", {})) == []
+
+
+def test_security_group_rules_are_described() -> None:
+    policy = "aws-ec2-security-group-rule-described"
+    described = {"protocol": "tcp", "fromPort": 443, "toPort": 443, "description": "HTTPS"}
+    bare = {"protocol": "tcp", "fromPort": 443, "toPort": 443}
+    assert messages(policy, make(GROUP, "g", {"ingress": [described], "egress": []})) == []
+    assert messages(
+        policy,
+        make(GROUP, "g", {"ingress": [described, bare], "egress": [bare | {"description": " "}]}),
+    ) == ["g: ingress rule 1 has no description", "g: egress rule 0 has no description"]
+    for rule_type in (
+        "aws:ec2/securityGroupRule:SecurityGroupRule",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    ):
+        assert messages(policy, make(rule_type, "r", {"description": "why"})) == []
+        assert messages(policy, make(rule_type, "r", {})) == ["r: rule has no description"]
