@@ -103,6 +103,13 @@ class Settings(PlatformSettings):
     @model_validator(mode="after")
     def _references(self) -> Settings:
         store = self.feature_store
+        # Ingestion writes the transactions group and the pipeline reads all three.
+        missing = sorted(set(PIPELINE_GROUPS) - {g.name for g in store.feature_groups})
+        if missing:
+            raise ValueError(
+                f"featureStore.featureGroups: the training pipeline reads groups {missing};"
+                " declare them"
+            )
         for reference in self.model.features:
             group_name, _, feature = reference.partition(".")
             group = store.group(group_name)
@@ -250,12 +257,6 @@ def train(
 ) -> TrainingPipeline:
     """The training pipeline over the offline store, registering into the model group."""
     assert settings.training and settings.model
-    missing = sorted(set(PIPELINE_GROUPS) - {g.name for g in groups})
-    if missing:
-        raise settings.config_error(
-            "featureStore.featureGroups",
-            f"the training pipeline reads groups {missing}; declare them",
-        )
     by_name = {group.name: group for group in groups}
     online_only = [g for g in PIPELINE_GROUPS if not by_name[g].offline]
     if online_only:
