@@ -146,6 +146,20 @@ def build_platform_base(
             tags=tags,
         ),
     )
+    access_logs = None
+    if settings.security.access_logs:
+        access_logs = SecureBucket(
+            f"{stack}-access-logs",
+            SecureBucketArgs(
+                kms_key_arn=None,
+                receives_access_logs_from=account_id,
+                durability=durability,
+                noncurrent_version_retention_days=(
+                    settings.security.noncurrent_version_retention_days
+                ),
+                tags=tags,
+            ),
+        ).bucket_name
     artifacts = SecureBucket(
         f"{stack}-artifacts",
         SecureBucketArgs(
@@ -154,6 +168,7 @@ def build_platform_base(
             noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
             expire_prefixes=ARTIFACT_EXPIRATIONS,
             tags=tags,
+            access_log_bucket=access_logs,
         ),
     )
     platform = Platform(
@@ -169,6 +184,7 @@ def build_platform_base(
         security_group_ids=[network.workload_security_group_id],
         log_retention_days=alerting.log_retention_days,
         tracing=alerting.tracing,
+        access_log_bucket_name=access_logs,
         noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
         tags=tags,
     )

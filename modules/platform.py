@@ -43,6 +43,9 @@ class Platform:
     """Lifecycle of replaced object versions in the stack's buckets."""
     tracing: bool = False
     """Functions are traced with X-Ray (active tracing)."""
+    access_log_bucket_name: pulumi.Input[str] | None = None
+    """Bucket receiving the S3 server access logs of the stack's data buckets (prod); None:
+    no access logs."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Stack tags (`owner`, `cost-center`, `mlkit:blueprint`, `mlkit:environment`, ...)."""
 

@@ -94,7 +94,8 @@ def test_plan_text_is_a_tree_with_counts(capsys) -> None:
     )
     key_line = next(line for line in lines if line.startswith("└─ base-prod-kms-key"))
     assert key_line.endswith("aws:kms/key:Key  [protect, retain]")
-    assert "35 cloud resources: network 23, observability 3, security 9" in "\n".join(lines)
+    # security: key 2, artifacts bucket 7, access-log bucket 7, the artifacts' logging 1
+    assert "43 cloud resources: network 23, observability 3, security 17" in "\n".join(lines)
 
 
 def test_list_names_blueprints_components_and_stacks(capsys) -> None:

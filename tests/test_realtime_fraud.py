@@ -100,6 +100,16 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     only_dev = sorted(set(shape(dev)) - set(shape(prod)))
     assert only_dev == []
     assert only_prod == [
+        # prod's S3 server access logs: the log bucket and each data bucket's logging
+        "-access-logs-bucket",
+        "-access-logs-encryption",
+        "-access-logs-lifecycle",
+        "-access-logs-ownership",
+        "-access-logs-policy",
+        "-access-logs-public-access-block",
+        "-access-logs-versioning",
+        "-artifacts-access-logging",
+        "-features-offline-access-logging",
         "-fraud-dashboard",  # dev keeps no dashboard: $3/month beyond an account's first three
         "-network-ecr-api-endpoint",
         "-network-ecr-dkr-endpoint",

@@ -833,6 +833,18 @@ CONSTRUCTOR_CASES = {
         bucket(expire_prefixes={"tmp": 1, "/abs/": 1, "ok/": 1}),
         "expire_prefixes must be key prefixes ending in '/': ['/abs/', 'tmp']",
     ),
+    "bucket-without-key": (
+        bucket(kms_key_arn=None),
+        "a bucket takes a KMS key unless it receives access logs (SSE-S3)",
+    ),
+    "log-bucket-with-key": (
+        bucket(receives_access_logs_from="1"),
+        "a bucket takes a KMS key unless it receives access logs (SSE-S3)",
+    ),
+    "log-bucket-logging-itself": (
+        bucket(kms_key_arn=None, receives_access_logs_from="1", access_log_bucket="other"),
+        "an access-log bucket must not log its own access (S3 advises)",
+    ),
     "key-window-6": (key(deletion_window_days=6), "deletion_window_days must be between 7 and 30"),
     "key-window-31": (
         key(deletion_window_days=31),

@@ -122,6 +122,83 @@ def test_secure_bucket_children_have_the_secure_defaults(record_program) -> None
     ]
 
 
+def test_an_access_log_bucket_takes_sse_s3_and_only_the_accounts_log_delivery(
+    record_program,
+) -> None:
+    logs = SecureBucketArgs(kms_key_arn=None, durability=DESTROY, receives_access_logs_from="1")
+
+    def program() -> None:
+        target = SecureBucket("logs", logs)
+        SecureBucket(
+            "data",
+            SecureBucketArgs(
+                kms_key_arn=KEY_ARN, durability=DESTROY, access_log_bucket=target.bucket_name
+            ),
+        )
+
+    by_name = {r.name: r for r in record_program(program).resources}
+    # S3 does not deliver server access logs to a bucket whose default encryption is SSE-KMS.
+    assert by_name["logs-encryption"].inputs["rules"] == [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+    ]
+    statements = json.loads(by_name["logs-policy"].inputs["policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["DenyInsecureTransport", "ServerAccessLogs"]
+    assert statements[1] == {
+        "Sid": "ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::logs-bucket/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "1"}},
+    }
+    assert by_name["data-access-logging"].inputs == {
+        "bucket": "data-bucket",
+        "targetBucket": "logs-bucket",
+        "targetPrefix": "data-bucket/",
+    }
+    assert "logs-access-logging" not in by_name  # a log bucket does not log itself
+    assert (
+        "data-encryption" in by_name
+        and "ServerAccessLogs" not in by_name["data-policy"].inputs["policy"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kms_key_arn", "receives_from", "access_log_bucket", "message"),
+    [
+        (None, None, None, "a bucket takes a KMS key unless it receives access logs"),
+        (KEY_ARN, "1", None, "a bucket takes a KMS key unless it receives access logs"),
+        (None, "1", "other", "an access-log bucket must not log its own access"),
+    ],
+)
+def test_secure_bucket_refuses_inconsistent_access_log_roles(
+    record_program, kms_key_arn, receives_from, access_log_bucket, message
+) -> None:
+    args = SecureBucketArgs(
+        kms_key_arn=kms_key_arn,
+        durability=DESTROY,
+        receives_access_logs_from=receives_from,
+        access_log_bucket=access_log_bucket,
+    )
+    with pytest.raises(ValueError, match=message):
+        record_program(lambda: SecureBucket("b", args))
+
+
+def test_prod_buckets_log_access_to_the_stacks_log_bucket_and_dev_has_none(plan_of) -> None:
+    for stack, logged in (("fraud-prod", True), ("base-prod", True), ("fraud-dev", False)):
+        recording = plan_of(stack).recording
+        buckets = {r.name for r in recording.of_type("aws:s3/bucket:Bucket")}
+        targets = {
+            r.inputs["bucket"]: r.inputs["targetBucket"]
+            for r in recording.of_type("aws:s3/bucketLogging:BucketLogging")
+        }
+        if logged:
+            log_bucket = f"{stack}-access-logs-bucket"
+            assert targets == dict.fromkeys(buckets - {log_bucket}, log_bucket)
+        else:
+            assert targets == {} and not any("access-logs" in b for b in buckets)
+
+
 def test_secure_bucket_orders_lifecycle_after_versioning(record_program) -> None:
     recording = bucket(record_program, DESTROY)
     lifecycle, versioning = recording.named("b-lifecycle"), recording.named("b-versioning")

@@ -118,6 +118,7 @@ class FeatureStore(pulumi.ComponentResource):
                 noncurrent_version_retention_days=platform.noncurrent_version_retention_days,
                 component="feature_store",
                 tags=dict(platform.tags) | dict(args.tags),
+                access_log_bucket=platform.access_log_bucket_name,
             ),
             opts=child,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -14,8 +15,9 @@ from modules.security.iam import policy_document
 
 @dataclass
 class SecureBucketArgs:
-    kms_key_arn: pulumi.Input[str]
-    """Customer-managed key for SSE-KMS (with S3 bucket keys, which cut KMS requests)."""
+    kms_key_arn: pulumi.Input[str] | None
+    """Customer-managed key for SSE-KMS (with S3 bucket keys, which cut KMS requests); None
+    only for an access-log target (`receives_access_logs_from`)."""
     durability: Durability
     """`retain`: protected and kept on destroy; `destroy`: emptied and deleted."""
     noncurrent_version_retention_days: int = 30
@@ -30,6 +32,14 @@ class SecureBucketArgs:
     """Value of the `mlkit:component` tag: the component whose data the bucket holds."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Stack tags."""
+    access_log_bucket: pulumi.Input[str] | None = None
+    """Bucket that receives this bucket's S3 server access logs, under `<this bucket>/`;
+    default none (no access logs)."""
+    receives_access_logs_from: pulumi.Input[str] | None = None
+    """Account whose buckets deliver their server access logs here: the bucket then encrypts
+    with SSE-S3, because S3 does not deliver server access logs to a bucket whose default
+    encryption is SSE-KMS, and its policy lets the logging service write for that account
+    only; default None (an ordinary data bucket)."""
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -49,6 +59,11 @@ class SecureBucket(pulumi.ComponentResource):
         bad = sorted(p for p in args.expire_prefixes if not p.endswith("/") or p.startswith("/"))
         if bad:
             raise ValueError(f"expire_prefixes must be key prefixes ending in '/': {bad}")
+        log_target = args.receives_access_logs_from is not None
+        if (args.kms_key_arn is None) is not log_target:
+            raise ValueError("a bucket takes a KMS key unless it receives access logs (SSE-S3)")
+        if log_target and args.access_log_bucket is not None:
+            raise ValueError("an access-log bucket must not log its own access (S3 advises)")
         tags = dict(args.tags) | {"mlkit:component": args.component}
         child = pulumi.ResourceOptions(parent=self)
 
@@ -77,7 +92,9 @@ class SecureBucket(pulumi.ComponentResource):
             f"{name}-encryption",
             bucket=bucket.id,
             rules=[
-                {
+                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
+                if log_target
+                else {
                     "apply_server_side_encryption_by_default": {
                         "sse_algorithm": "aws:kms",
                         "kms_master_key_id": args.kms_key_arn,
@@ -126,21 +143,44 @@ class SecureBucket(pulumi.ComponentResource):
             # S3 rejects lifecycle rules on versions before versioning is configured.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ]
+        if log_target:
+            # The grant S3's documentation gives the logging service (ACLs are disabled).
+            statements.append(
+                {
+                    "Sid": "ServerAccessLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": pulumi.Output.concat(bucket.arn, "/*"),
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": args.receives_access_logs_from}
+                    },
+                }
+            )
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
-            policy=policy_document(
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ),
+            policy=policy_document(*statements),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
         )
+        if args.access_log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=bucket.id,
+                target_bucket=args.access_log_bucket,
+                target_prefix=pulumi.Output.concat(bucket.id, "/"),
+                opts=child,
+            )
         self.bucket_name = bucket.id
         self.bucket_arn = bucket.arn
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})

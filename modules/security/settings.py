@@ -14,3 +14,6 @@ class SecuritySettings(Section):
     """Days a scheduled deletion of the stack key waits (7-30)."""
     noncurrent_version_retention_days: int = Field(30, ge=1, le=3650)
     """Days replaced or deleted object versions are kept in the stack's buckets."""
+    access_logs: bool = False
+    """S3 server access logs of every data bucket go to a dedicated `<stack>-access-logs`
+    bucket (SSE-S3: S3 does not deliver these logs to SSE-KMS buckets)."""

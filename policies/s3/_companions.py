@@ -21,6 +21,7 @@ LIFECYCLE_TYPES = (
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
 )
+LOGGING_TYPES = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 
@@ -37,3 +38,12 @@ def companions(resources: Sequence[Resource], *types: str) -> dict[str, list[Res
         for key, found in by_bucket(resources, type_).items():
             grouped.setdefault(key, []).extend(found)
     return grouped
+
+
+def access_log_targets(resources: Sequence[Resource]) -> set[str]:
+    """Buckets (as companions name them) that receive server access logs of another."""
+    return {
+        str(r.props.get("targetBucket"))
+        for r in resources
+        if r.type in LOGGING_TYPES and r.props.get("targetBucket")
+    }

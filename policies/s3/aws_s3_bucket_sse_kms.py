@@ -7,7 +7,12 @@ from collections.abc import Iterable, Sequence
 from policies.baseline._props import aws_managed_key
 from policies.common import bucket_key, items, object_at, text
 from policies.control import Control, Resource
-from policies.s3._companions import ENCRYPTION_TYPES, all_buckets, companions
+from policies.s3._companions import (
+    ENCRYPTION_TYPES,
+    access_log_targets,
+    all_buckets,
+    companions,
+)
 
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 
@@ -36,14 +41,28 @@ def problem(configuration: Resource) -> str | None:
     return findings[0]
 
 
+def log_target_problem(configuration: Resource) -> str | None:
+    """S3 delivers server access logs only to buckets whose default encryption is SSE-S3."""
+    for rule in items(configuration.props.get("rules")):
+        algorithm = text(object_at(rule, "applyServerSideEncryptionByDefault").get("sseAlgorithm"))
+        if algorithm != "AES256":
+            return (
+                f"bucket receives server access logs, but its default encryption is "
+                f"{algorithm or 'unset'}: S3 delivers them only to SSE-S3 (AES256) buckets"
+            )
+    return None
+
+
 def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
     configurations = companions(resources, *ENCRYPTION_TYPES)
+    targets = access_log_targets(resources)
     for bucket in all_buckets(resources):
         found = configurations.get(bucket_key(bucket), [])
         if not found:
             yield bucket, "bucket has no server-side encryption configuration"
         for configuration in found:
-            message = problem(configuration)
+            rule = log_target_problem if bucket_key(bucket) in targets else problem
+            message = rule(configuration)
             if message:
                 yield configuration, message
 
@@ -51,7 +70,8 @@ def check(resources: Sequence[Resource]) -> Iterable[tuple[Resource, str]]:
 CONTROL = Control(
     id="aws-s3-bucket-sse-kms",
     description="Every S3 bucket encrypts new objects by default with SSE-KMS (aws:kms or "
-    "aws:kms:dsse) under a customer-managed key.",
+    "aws:kms:dsse) under a customer-managed key; a bucket receiving server access logs with "
+    "SSE-S3, the only default encryption S3 delivers those logs to.",
     why="Training sets, offline features and captured requests are confidential: a "
     "customer-managed key puts every read behind a key policy and in CloudTrail, and "
     "revoking the key cuts access to the data; SSE-S3 and the AWS managed key aws/s3 do "

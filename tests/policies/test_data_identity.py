@@ -846,3 +846,48 @@ def test_a_broken_copy_of_fraud_prod_fails_these_controls(plan_of) -> None:
         ("aws-iam-role-trust-scoped", "fraud-prod-training-role"),
         ("aws-stateful-resources-protected-prod", "fraud-prod-kms-key"),
     } <= found
+
+
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def logs_to(source: str, target: str, name: str = "") -> Resource:
+    return make(LOGGING, name or f"{source}-logging", {"bucket": source, "targetBucket": target})
+
+
+def log_bucket_sse(algorithm: str = "AES256") -> Resource:
+    rule = {"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm}}
+    return make(SSE, "logs-sse", {"bucket": "logs-bucket", "rules": [rule]})
+
+
+def test_sse_kms_wants_sse_s3_on_a_bucket_receiving_access_logs() -> None:
+    policy = "aws-s3-bucket-sse-kms"
+    logs = make(BUCKET, "logs", {"bucket": "logs-bucket"})
+    delivery = logs_to("data-bucket", "logs-bucket")
+    assert messages(policy, bucket(), sse(), logs, log_bucket_sse(), delivery) == []
+    # Without the delivery the same log bucket is an ordinary bucket: SSE-S3 is refused.
+    assert messages(policy, logs, log_bucket_sse()) == [
+        "logs-sse: default encryption is AES256, not aws:kms"
+    ]
+    assert messages(policy, bucket(), sse(), logs, log_bucket_sse("aws:kms"), delivery) == [
+        "logs-sse: bucket receives server access logs, but its default encryption is aws:kms: "
+        "S3 delivers them only to SSE-S3 (AES256) buckets"
+    ]
+
+
+def test_prod_buckets_deliver_access_logs() -> None:
+    policy = "aws-s3-bucket-access-logging-prod"
+    logs = make(BUCKET, "logs", {"bucket": "logs-bucket"})
+    delivery = logs_to("data-bucket", "logs-bucket")
+    assert messages(policy, bucket(), logs, delivery) == []
+    assert messages(policy, bucket()) == [
+        "data: bucket has no server access logging (aws.s3.BucketLogging)"
+    ]
+    looping = logs_to("logs-bucket", "logs-bucket", "logs-self")
+    assert messages(policy, bucket(), logs, delivery, looping) == [
+        "logs: access-log bucket logs its own access (S3 advises against it)"
+    ]
+    # Dev and staging skip it.
+    for environment in ("dev", "staging"):
+        unlogged = make(BUCKET, "data", {"bucket": "data-bucket"}, environment=environment)
+        assert messages(policy, unlogged, environment=environment) == []

@@ -80,6 +80,8 @@ def test_check_a_stack_export(capsys) -> None:
     bucket = "urn:pulumi:fraud-prod::mlkit::aws:s3/bucket:Bucket::exports"
     assert lines[:-1] == [
         f"aws-kms-key-rotation\tmandatory\t{key}\tKMS key rotation is not enabled",
+        f"aws-s3-bucket-access-logging-prod\tmandatory\t{bucket}\t"
+        "bucket has no server access logging (aws.s3.BucketLogging)",
         f"aws-s3-bucket-lifecycle-abort-uploads\tmandatory\t{bucket}\t"
         "bucket has no lifecycle configuration",
         f"aws-s3-bucket-ownership-enforced\tmandatory\t{bucket}\t"
@@ -97,7 +99,7 @@ def test_check_a_stack_export(capsys) -> None:
         "stateful resource is not retained on delete (retain_on_delete=True)",
     ]
     assert lines[-1] == (
-        f"2 resources, {len(controls())} policies (prod): 9 mandatory, 0 advisory violations"
+        f"2 resources, {len(controls())} policies (prod): 10 mandatory, 0 advisory violations"
     )
 
 
