@@ -14,7 +14,7 @@ from mlkit.settings import StackSettings
 from modules.common import Durability
 from modules.network import FlowLogArgs, Network, NetworkArgs
 from modules.network.settings import NetworkSettings
-from modules.observability import Observability, ObservabilityArgs
+from modules.observability import Observability, ObservabilityArgs, SageMakerJobLogGroups
 from modules.observability.settings import ObservabilitySettings
 from modules.platform import Platform
 from modules.security import SecureBucket, SecureBucketArgs, StackKey, StackKeyArgs
@@ -124,6 +124,11 @@ def build_platform_base(
                 else None
             ),
             tags=tags,
+            sagemaker_job_log_groups=SageMakerJobLogGroups(
+                retention_days=alerting.log_retention_days, durability=durability
+            )
+            if alerting.sagemaker_job_log_groups
+            else None,
         ),
     )
     net = settings.network
@@ -185,6 +190,7 @@ def build_platform_base(
         log_retention_days=alerting.log_retention_days,
         tracing=alerting.tracing,
         access_log_bucket_name=access_logs,
+        sagemaker_job_log_groups=alerting.sagemaker_job_log_groups,
         noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
         tags=tags,
     )

@@ -43,6 +43,9 @@ class Platform:
     """Lifecycle of replaced object versions in the stack's buckets."""
     tracing: bool = False
     """Functions are traced with X-Ray (active tracing)."""
+    sagemaker_job_log_groups: bool = False
+    """The stack made SageMaker's job log groups (`/aws/sagemaker/ProcessingJobs`,
+    `/aws/sagemaker/TrainingJobs`) with its key and retention: job roles may not create them."""
     access_log_bucket_name: pulumi.Input[str] | None = None
     """Bucket receiving the S3 server access logs of the stack's data buckets (prod); None:
     no access logs."""

@@ -62,3 +62,27 @@ def test_subscribers(record_program) -> None:
 def test_duplicate_email_is_a_construction_error(record_program) -> None:
     with pytest.raises(ValueError, match="alert_emails lists an address twice"):
         observability(record_program, alert_emails=["a@example.com", "a@example.com"])
+
+
+def test_sagemaker_job_log_groups_only_when_the_stack_makes_them(record_program) -> None:
+    from modules.common import Durability
+    from modules.observability import SageMakerJobLogGroups
+
+    def log_groups(recording) -> dict[str, dict]:
+        return {
+            r.inputs["name"]: r.inputs
+            for r in recording.of_type("aws:cloudwatch/logGroup:LogGroup")
+        }
+
+    assert log_groups(observability(record_program)) == {}
+    keep = Durability.from_setting("retain")
+    made = log_groups(
+        observability(
+            record_program,
+            sagemaker_job_log_groups=SageMakerJobLogGroups(retention_days=365, durability=keep),
+        )
+    )
+    assert sorted(made) == ["/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs"]
+    for group in made.values():
+        assert (group["kmsKeyId"], group["retentionInDays"]) == (KEY_ARN, 365)
+        assert group["deletionProtectionEnabled"] is True

@@ -124,6 +124,8 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-network-sagemaker-runtime-endpoint",
         "-network-sts-endpoint",
         "-observability-alerts-email-0",
+        "-observability-sagemaker-processingjobs",  # fraud-prod makes the account's job logs
+        "-observability-sagemaker-trainingjobs",
         "-serving-scaling-policy",
         "-serving-scaling-target",
     ]

@@ -182,6 +182,22 @@ def test_model_role_is_scoped(record_program, platform) -> None:
     assert "DataCapture" not in {s["Sid"] for s in statements}  # nothing it never calls
 
 
+def test_the_endpoint_logs_to_its_own_encrypted_group_made_first(record_program, platform) -> None:
+    recording = endpoint(record_program, platform, INSTANCES)
+    logs = recording.named("s-endpoint-logs")
+    assert logs.inputs["name"] == "/aws/sagemaker/Endpoints/fraud"
+    assert logs.inputs["kmsKeyId"] == platform.kms_key_arn
+    assert logs.inputs["retentionInDays"] == platform.log_retention_days
+    assert logs.urn in recording.named("s-endpoint").depends_on
+    # The model role writes there but cannot create a group in its place.
+    policy = json.loads(recording.named("s-role-policy").inputs["policy"])
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == "Logs"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == [
+        "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/sagemaker/*"
+    ]
+
+
 def test_tags_are_the_platform_component_tags_plus_the_args_tags(record_program, platform) -> None:
     recording = endpoint(record_program, platform, INSTANCES, tags={"mlkit:model-package": "p"})
     assert recording.named("s-endpoint").inputs["tags"] == {

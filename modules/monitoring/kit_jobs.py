@@ -288,6 +288,7 @@ class MonitoringJobs(pulumi.ComponentResource):
                 *sagemaker_job_statements(
                     region=platform.region,
                     account_id=platform.account_id,
+                    create_log_groups=not platform.sagemaker_job_log_groups,
                     image_repository_arns=[repository_arn],
                 ),
             ],

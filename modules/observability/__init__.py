@@ -50,6 +50,20 @@ class ObservabilityArgs:
     """Secret HTTPS integration URL (PagerDuty, Opsgenie) subscribed to alerts."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Stack tags."""
+    sagemaker_job_log_groups: SageMakerJobLogGroups | None = None
+    """Make SageMaker's job log groups (per account and region) with the stack key; default
+    None (SageMaker creates them itself on the first job)."""
+
+
+SAGEMAKER_JOB_LOG_GROUPS = ("ProcessingJobs", "TrainingJobs")
+
+
+@dataclass(frozen=True)
+class SageMakerJobLogGroups:
+    retention_days: int
+    """Retention of both groups."""
+    durability: Durability
+    """How they survive deletes."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -104,5 +118,16 @@ class Observability(pulumi.ComponentResource):
                 endpoint_auto_confirms=True,
                 opts=child,
             )
+        if args.sagemaker_job_log_groups is not None:
+            for kind in SAGEMAKER_JOB_LOG_GROUPS:
+                encrypted_log_group(
+                    f"{name}-sagemaker-{kind.lower()}",
+                    log_group_name=f"/aws/sagemaker/{kind}",
+                    retention_days=args.sagemaker_job_log_groups.retention_days,
+                    kms_key_arn=args.kms_key_arn,
+                    durability=args.sagemaker_job_log_groups.durability,
+                    tags=tags,
+                    parent=self,
+                )
         self.alert_topic_arn = topic.arn
         self.register_outputs({"alert_topic_arn": self.alert_topic_arn})

@@ -86,10 +86,12 @@ def sagemaker_job_statements(
     account_id: pulumi.Input[str],
     image_repository_arns: Sequence[pulumi.Input[str]],
     in_vpc: bool = True,
+    create_log_groups: bool = True,
 ) -> list[dict[str, Any]]:
     """What a SageMaker job or model needs besides its data: pull its images, write logs and
     metrics, and, in the stack's VPC (`in_vpc`), attach network interfaces to the private
-    subnets."""
+    subnets. `create_log_groups=False` where the stack made the log groups (KMS, retention):
+    SageMaker then cannot create an unencrypted, never-expiring one in their place."""
     region_account = pulumi.Output.concat(":", region, ":", account_id, ":")
     vpc = [
         allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
@@ -107,7 +109,11 @@ def sagemaker_job_statements(
         allow(IMAGE_PULL_ACTIONS, list(image_repository_arns), sid="Images"),
         *(vpc if in_vpc else []),
         allow(
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [
+                *(["logs:CreateLogGroup"] if create_log_groups else []),
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
             [pulumi.Output.concat("arn:aws:logs", region_account, "log-group:/aws/sagemaker/*")],
             sid="Logs",
         ),

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from modules.common import resource_tags
+from modules.observability import encrypted_log_group
 from modules.platform import Platform
 from modules.security.iam import allow, sagemaker_job_statements, service_role
 from modules.serving.contract import BACKENDS
@@ -127,6 +128,7 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                     account_id=platform.account_id,
                     image_repository_arns=args.image_repository_arns,
                     in_vpc=not capacity.serverless,
+                    create_log_groups=False,  # the endpoint's group is made below
                 ),
             ],
             tags=tags,
@@ -231,13 +233,24 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                 if args.rollback_alarm_names
                 else None,
             }
+        # SageMaker writes the endpoint's container logs here; made first, with the stack key
+        # and retention, so that it is not created unencrypted and never expiring.
+        endpoint_logs = encrypted_log_group(
+            f"{name}-endpoint-logs",
+            log_group_name=f"/aws/sagemaker/Endpoints/{args.endpoint_name}",
+            retention_days=platform.log_retention_days,
+            kms_key_arn=key_arn,
+            durability=platform.durability,
+            tags=tags,
+            parent=self,
+        )
         endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
             name=args.endpoint_name,
             endpoint_config_name=config.name,
             deployment_config=deployment,
             tags=resource_tags(f"{name}-endpoint", tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint_logs]),
         )
         if not capacity.serverless:
             target = aws.appautoscaling.Target(

@@ -419,6 +419,7 @@ class Training(pulumi.ComponentResource):
                 *sagemaker_job_statements(
                     region=platform.region,
                     account_id=platform.account_id,
+                    create_log_groups=not platform.sagemaker_job_log_groups,
                     image_repository_arns=[*image_repositories, repository.arn],
                 ),
             ],

@@ -631,3 +631,21 @@ def test_security_group_rules_are_described() -> None:
     ):
         assert messages(policy, make(rule_type, "r", {"description": "why"})) == []
         assert messages(policy, make(rule_type, "r", {})) == ["r: rule has no description"]
+
+
+def test_sagemaker_endpoints_log_to_a_group_of_the_stack() -> None:
+    policy = "aws-sagemaker-endpoint-log-group"
+    endpoint = make("aws:sagemaker/endpoint:Endpoint", "ep", {"name": "fraud"})
+    group = make(
+        "aws:cloudwatch/logGroup:LogGroup", "logs", {"name": "/aws/sagemaker/Endpoints/fraud"}
+    )
+    other = make("aws:cloudwatch/logGroup:LogGroup", "logs", {"name": "/aws/sagemaker/Endpoints/x"})
+    assert messages(policy, endpoint, group) == []
+    assert messages(policy, endpoint, other) == [
+        "ep: no log group /aws/sagemaker/Endpoints/fraud in the stack: SageMaker would make it "
+        "unencrypted and never expiring"
+    ]
+    unnamed = make("aws:sagemaker/endpoint:Endpoint", "ep", {})
+    assert messages(policy, unnamed, group) == [
+        "ep: endpoint has no fixed name, so its log group cannot be made first"
+    ]
