@@ -28,6 +28,22 @@ DELETED = "(deleted)"
 # per-resource `region` input changes (the provider's `forceNewIfRegionChanges` diff hook).
 _REGION = ("region",)
 
+# A feature group's identity: terraform-provider-aws's ForceNew attributes, which are also
+# CloudFormation's create-only properties (tags aside), plus `featureDefinitions`, which
+# pulumi-aws replaces on any change and aws-native on removals only (APPEND_ONLY).
+_FEATURE_GROUP = (
+    "featureGroupName",
+    "recordIdentifierFeatureName",
+    "eventTimeFeatureName",
+    "featureDefinitions",
+    "description",
+    "roleArn",
+    "offlineStoreConfig",
+    "onlineStoreConfig.enableOnlineStore",
+    "onlineStoreConfig.securityConfig",
+    "onlineStoreConfig.storageType",
+)
+
 # Input paths (dotted, camelCase as recorded) whose change makes the provider replace the
 # resource, for the resource types that hold data or an identity others depend on. Taken from
 # the provider schema: the `ForceNew` attributes of terraform-provider-aws, which pulumi-aws
@@ -134,35 +150,12 @@ IDENTITY_PROPERTIES: dict[str, tuple[str, ...]] = {
         *_REGION,
     ),
     # Online store: `ttlDuration` is updated in place; the rest of the block is ForceNew.
-    "aws:sagemaker/featureGroup:FeatureGroup": (
-        "featureGroupName",
-        "recordIdentifierFeatureName",
-        "eventTimeFeatureName",
-        "featureDefinitions",
-        "description",
-        "roleArn",
-        "offlineStoreConfig",
-        "onlineStoreConfig.enableOnlineStore",
-        "onlineStoreConfig.securityConfig",
-        "onlineStoreConfig.storageType",
-        *_REGION,
-    ),
+    "aws:sagemaker/featureGroup:FeatureGroup": (*_FEATURE_GROUP, *_REGION),
     # aws-native (Cloud Control) replaces on a change of the CloudFormation schema's create-only
     # properties (tests/test_change_safety.py checks these against cfn-lint's copy). `tags` is
     # create-only too, but the kit ignores tag changes on feature groups.
     # `featureDefinitions` updates in place by additions only: see APPEND_ONLY.
-    "aws-native:sagemaker:FeatureGroup": (
-        "featureGroupName",
-        "recordIdentifierFeatureName",
-        "eventTimeFeatureName",
-        "featureDefinitions",
-        "description",
-        "roleArn",
-        "offlineStoreConfig",
-        "onlineStoreConfig.enableOnlineStore",
-        "onlineStoreConfig.securityConfig",
-        "onlineStoreConfig.storageType",
-    ),
+    "aws-native:sagemaker:FeatureGroup": _FEATURE_GROUP,
     # MLflow: experiments, runs and registered models live in the app / tracking server.
     "aws:sagemaker/mlflowApp:MlflowApp": ("name", "roleArn", *_REGION),
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": (
