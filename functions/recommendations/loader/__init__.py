@@ -1,0 +1,1 @@
+"""Recommendations loader: one generation into DynamoDB, published by a pointer swap."""

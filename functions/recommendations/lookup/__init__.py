@@ -1,0 +1,1 @@
+"""Recommendations lookup API: a user's items in the current generation, or the popular ones."""
