@@ -71,7 +71,11 @@ def test_a_one_minute_root_takes_its_minute() -> None:
     a = resource("t:one", "a")
     b = resource("t:two", "b", [a.urn])
     estimate = estimate_deploy_time([a, b], {"default_minutes": 9, "t:one": 1, "t:two": 2})
-    assert estimate.critical_path_minutes == 3
+    assert (estimate.critical_path_minutes, estimate.scheduled_minutes) == (3, 3)
+    # One operation at a time: two independent one-minute roots take two minutes in all.
+    c = resource("t:one", "c")
+    serial = estimate_deploy_time([a, c], {"default_minutes": 9, "t:one": 1}, parallelism=1)
+    assert (serial.critical_path_minutes, serial.scheduled_minutes) == (1, 2)
 
 
 def test_duplicate_urns_are_refused() -> None:
