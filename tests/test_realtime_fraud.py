@@ -111,18 +111,12 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-artifacts-access-logging",
         "-features-offline-access-logging",
         "-fraud-dashboard",  # dev keeps no dashboard: $3/month beyond an account's first three
-        "-network-ecr-api-endpoint",
-        "-network-ecr-dkr-endpoint",
         "-network-flow-log",
         "-network-flow-logs",
         "-network-flow-logs-role",
         "-network-flow-logs-role-policy",
-        "-network-logs-endpoint",
         "-network-private-eu-west-1c",
         "-network-private-eu-west-1c-rt",
-        "-network-sagemaker-api-endpoint",
-        "-network-sagemaker-runtime-endpoint",
-        "-network-sts-endpoint",
         "-observability-alerts-email-0",
         "-observability-sagemaker-processingjobs",  # fraud-prod makes the account's job logs
         "-observability-sagemaker-trainingjobs",
@@ -151,6 +145,12 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     assert "dataCaptureConfig" not in dev_variant.inputs
     assert not any(r.protect for r in dev.recording.resources)
     assert by_type(dev, "aws:kinesis/stream:Stream")[0].inputs["shardCount"] == 1
+    # Both have only the interface endpoint their VPC workloads call (the data-set build's).
+    for plan in (dev, prod):
+        endpoints = by_type(plan, "aws:ec2/vpcEndpoint:VpcEndpoint")
+        assert sorted(
+            e.inputs["serviceName"] for e in endpoints if e.inputs["vpcEndpointType"] == "Interface"
+        ) == ["com.amazonaws.eu-west-1.athena"]
     # Prod traces its functions (X-Ray); dev does not pay for it.
     for plan, mode in ((dev, "PassThrough"), (prod, "Active")):
         functions = by_type(plan, "aws:lambda/function:Function")
