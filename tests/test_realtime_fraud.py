@@ -438,6 +438,8 @@ def planned_with_fakes(tmp_path_factory: pytest.TempPathFactory) -> tuple[object
     registered = []
     stack = yaml.safe_load(Path("stacks/Pulumi.fraud-prod.yaml").read_text())
     stack["config"].setdefault("mlkit:monitoring", {})["jobImage"] = MONITORED_IMAGE
+    # and a setting that reaches the store's own args (FeatureStoreArgs.adopt_existing)
+    stack["config"].setdefault("mlkit:featureStore", {})["adoptExisting"] = True
     try:
         for role, (package, registry_name, section, _, outputs, _) in ROLES.items():
             registry = getattr(package, registry_name)
@@ -476,6 +478,8 @@ def test_the_blueprint_builds_the_backend_its_setting_names(planned_with_fakes, 
     assert name in [r.name for r in plan.recording.of_type("mlkit:test:FakeBackend")]
     for default_type in default_types:  # the default backend is not built
         assert plan.recording.of_type(default_type) == []
+    if role == "store":
+        assert args.adopt_existing is True
 
 
 def test_a_customer_without_a_profile_gets_the_same_model_input_in_training_and_serving(
