@@ -183,7 +183,12 @@ def test_the_job_role_reads_the_windows_and_baseline_and_writes_results(recordin
         {
             "Sid": "Logs",
             "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+            ],
             "Resource": [f"arn:aws:logs:{region_account}:log-group:/aws/sagemaker/*"],
         },
         {

@@ -192,7 +192,11 @@ def test_the_endpoint_logs_to_its_own_encrypted_group_made_first(record_program,
     # The model role writes there but cannot create a group in its place.
     policy = json.loads(recording.named("s-role-policy").inputs["policy"])
     (statement,) = [s for s in policy["Statement"] if s["Sid"] == "Logs"]
-    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Action"] == [
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    ]
     assert statement["Resource"] == [
         "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/sagemaker/*"
     ]

@@ -383,7 +383,7 @@ def test_job_role_creates_sagemakers_log_groups_only_when_the_stack_does_not(
     on = dataclasses.replace(platform, sagemaker_job_log_groups=stack_makes_them)
     policy = json.loads(training(record_program, on).named("t-role-policy").inputs["policy"])
     (logs,) = [s for s in policy["Statement"] if s["Sid"] == "Logs"]
-    writes = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    writes = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
     assert logs["Action"] == (writes if stack_makes_them else ["logs:CreateLogGroup", *writes])
     assert logs["Resource"] == ["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/sagemaker/*"]
 

@@ -109,9 +109,11 @@ def sagemaker_job_statements(
         allow(IMAGE_PULL_ACTIONS, list(image_repository_arns), sid="Images"),
         *(vpc if in_vpc else []),
         allow(
+            # The execution-role permissions SageMaker's API reference lists for jobs.
             [
                 *(["logs:CreateLogGroup"] if create_log_groups else []),
                 "logs:CreateLogStream",
+                "logs:DescribeLogStreams",
                 "logs:PutLogEvents",
             ],
             [pulumi.Output.concat("arn:aws:logs", region_account, "log-group:/aws/sagemaker/*")],
