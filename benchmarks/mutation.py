@@ -72,10 +72,15 @@ class Target:
     tests: tuple[str, ...]  # the test files or folders (glob patterns) that can kill them
 
 
+ENGINE_EDGES = "tests/test_engine_edges.py"  # edges of all four engine modules
 TARGETS: dict[str, Target] = {
-    "deploy_time": Target("engine", ("mlkit/deploy_time.py",), ("tests/test_deploy_time.py",)),
+    "deploy_time": Target(
+        "engine", ("mlkit/deploy_time.py",), ("tests/test_deploy_time.py", ENGINE_EDGES)
+    ),
     "cost": Target(
-        "engine", ("mlkit/cost.py",), ("tests/test_cost*.py", "tests/test_price_list.py")
+        "engine",
+        ("mlkit/cost.py",),
+        ("tests/test_cost*.py", "tests/test_price_list.py", ENGINE_EDGES),
     ),
     "settings": Target(
         "engine",
@@ -85,6 +90,8 @@ TARGETS: dict[str, Target] = {
             "tests/test_bad_config.py",
             "tests/test_stack_schema.py",
             "tests/test_docs.py",
+            "tests/test_refusals.py",
+            ENGINE_EDGES,
         ),
     ),
     "change_safety": Target(
@@ -93,6 +100,7 @@ TARGETS: dict[str, Target] = {
         (
             "tests/test_change_safety*.py",
             "tests/test_cli.py",
+            ENGINE_EDGES,
         ),
     ),
     "policies": Target("policies", ("policies/*.py",), ("tests/policies",)),
