@@ -90,7 +90,6 @@ TARGETS: dict[str, Target] = {
             "tests/test_bad_config.py",
             "tests/test_stack_schema.py",
             "tests/test_docs.py",
-            "tests/test_refusals.py",
             ENGINE_EDGES,
         ),
     ),
