@@ -6,7 +6,7 @@ from mlkit import docs
 from mlkit.cli import EXIT_OK, EXIT_VIOLATIONS, main
 
 
-def test_generated_docs_are_current() -> None:
+def test_generated_docs_are_current(cached_plans: None) -> None:
     assert docs.stale_docs() == [], "run `mlkit docs` and commit the result"
 
 

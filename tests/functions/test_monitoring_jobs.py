@@ -27,9 +27,6 @@ import pytest
 from functions.monitoring import capture
 from functions.monitoring.publish import handler as publisher
 
-# One worker runs this module: its module fixtures run Evidently once.
-pytestmark = pytest.mark.xdist_group("test_monitoring_jobs")
-
 ENDPOINT = "fraud-staging-endpoint"
 AS_OF = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 FEATURES = [

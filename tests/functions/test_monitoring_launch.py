@@ -33,9 +33,6 @@ from modules.monitoring import MonitoringJobs, MonitoringJobsArgs
 from modules.platform import Platform
 from tests.conftest import REGION
 
-# One worker runs this module: its module fixtures plan a stack and start moto resources once.
-pytestmark = pytest.mark.xdist_group("test_monitoring_launch")
-
 BUCKET = "artifacts"  # the platform fixture's
 NAME = "fraud-monitoring"
 ENDPOINT = "fraud"

@@ -37,9 +37,6 @@ from functions.training.definition import (
     render_definition,
 )
 
-# One worker runs this module: its fixture imports the sagemaker SDK and generates once.
-pytestmark = pytest.mark.xdist_group("test_training_pipeline")
-
 
 def _script(name: str) -> types.ModuleType:
     """A job script, imported by path (they run as plain files in the containers)."""
