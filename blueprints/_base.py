@@ -3,7 +3,7 @@ and the platform context built from them, which every ML component receives."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -94,10 +94,14 @@ def availability_zones(settings: PlatformSettings) -> list[str]:
 
 
 def build_platform_base(
-    settings: PlatformSettings, stack: str, required_endpoints: Sequence[str] = ()
+    settings: PlatformSettings,
+    stack: str,
+    required_endpoints: Sequence[str] = (),
+    artifact_expirations: Mapping[str, int] = ARTIFACT_EXPIRATIONS,
 ) -> PlatformBase:
     """The base of `stack`; `required_endpoints` are interface endpoints the blueprint's own
-    workloads cannot run without, added to those the settings list."""
+    workloads cannot run without, added to those the settings list; `artifact_expirations`
+    are the scratch prefixes of the artifacts bucket its components write (prefix -> days)."""
     tags = settings.stack_tags()
     durability = Durability.from_setting(settings.durability)
     account_id = aws.get_caller_identity_output().account_id
@@ -171,7 +175,7 @@ def build_platform_base(
             kms_key_arn=key.key_arn,
             durability=durability,
             noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
-            expire_prefixes=ARTIFACT_EXPIRATIONS,
+            expire_prefixes=artifact_expirations,
             tags=tags,
             access_log_bucket=access_logs,
         ),

@@ -27,6 +27,7 @@ from modules.feature_store import (
     StreamingIngestionArgs,
     deployed_group_name,
     model_input_schema,
+    offline_table_name,
 )
 from modules.feature_store.settings import FeatureStoreSettings, StreamingSettings
 from modules.metadata import MetadataArgs, ModelRegistry, lineage_tags
@@ -42,6 +43,7 @@ from modules.monitoring import (
     RetrainingTrigger,
     RetrainingTriggerArgs,
     ServiceDashboard,
+    streaming_panels,
 )
 from modules.monitoring.settings import MonitoringSettings
 from modules.platform import Platform
@@ -224,10 +226,12 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
             f"{stack}-fraud",
             platform,
             DashboardArgs(
-                endpoint_name=endpoint_name(stack) if settings.serving.model_version else None,
-                variant_name=PRIMARY_VARIANT,
-                aggregator_function_name=f"{stack}-ingestion-aggregator",
-                dead_letter_queue_name=f"{stack}-ingestion-dead-letters",
+                streaming_panels(
+                    endpoint_name=endpoint_name(stack) if settings.serving.model_version else None,
+                    variant_name=PRIMARY_VARIANT,
+                    aggregator_function_name=f"{stack}-ingestion-aggregator",
+                    dead_letter_queue_name=f"{stack}-ingestion-dead-letters",
+                )
             ),
         )
         dashboard_outputs["dashboard"] = dashboard.dashboard_name
@@ -291,9 +295,7 @@ def train(
             offline_bucket_arn=pulumi.Output.concat("arn:aws:s3:::", features.offline_bucket_name),
             offline_database=features.catalog_database,
             # The Glue table the feature store names in each group's DataCatalogConfig.
-            offline_tables={
-                g: deployed_group_name(store, g).replace("-", "_") for g in PIPELINE_GROUPS
-            },
+            offline_tables={g: offline_table_name(store, g) for g in PIPELINE_GROUPS},
             feature_schema=feature_schema,
             model_package_group_name=registry.model_package_group_name,
             model_package_group_arn=registry.model_package_group_arn,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -102,6 +103,44 @@ TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .:/
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+
+
+def _schedule(value: str) -> str:
+    """An EventBridge Scheduler recurring expression, `rate(value unit)` or
+    `cron(minutes hours day-of-month month day-of-week year)`, that runs at most hourly: a
+    monitoring job takes minutes to start and reads a day of data or more."""
+    rate, cron = _RATE.match(value), _CRON.match(value)
+    if rate:
+        count, unit = int(rate.group(1)), rate.group(2)
+        if count < 1 or (count == 1) != (not unit.endswith("s")):
+            raise ValueError(
+                f"'{value}': the unit is singular for 1 and plural above (rate(1 hour), "
+                "rate(2 hours))"
+            )
+        if unit.startswith("minute") and count < 60:
+            raise ValueError(f"'{value}' runs more often than hourly")
+        return value
+    if cron:
+        minutes, _, day_of_month, _, day_of_week, _ = cron.groups()
+        if not minutes.isdigit() or not 0 <= int(minutes) <= 59:
+            raise ValueError(f"'{value}': minutes must be one number 0-59 (at most hourly)")
+        if "?" not in (day_of_month, day_of_week):
+            raise ValueError(f"'{value}': day-of-month or day-of-week must be '?'")
+        return value
+    raise ValueError(
+        f"'{value}' is not rate(value unit) or cron(minutes hours day-of-month month "
+        "day-of-week year)"
+    )
+
+
+ScheduleExpression = Annotated[
+    str, AfterValidator(_schedule), Field(json_schema_extra={"pattern": r"^(rate|cron)\(.+\)$"})
+]
+
+
+
 # A SageMaker schedule expression, e.g. cron(0 * ? * * *) for hourly.
 Cron = Annotated[str, Field(pattern=r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")]
 
@@ -260,6 +299,29 @@ def section_keys(model: type[BaseModel]) -> dict[str, str]:
     return {field.alias or name: name for name, field in model.model_fields.items()}
 
 
+def profile_defaults(model: type[BaseModel], environment: str) -> dict[str, Any]:
+    """The environment's profile as it applies to `model`: profiles hold the sections of
+    every blueprint, and blueprints may shape a section alike named differently (the
+    recommender's `serving` is not the fraud endpoint's), so only the sections the model has
+    are kept, and in each only the keys its section has. `test_settings` checks that every
+    profile key is some blueprint's, so a misspelled profile key cannot hide."""
+    fields = {field.alias or name: field for name, field in model.model_fields.items()}
+    kept: dict[str, Any] = {}
+    for key, value in profile(environment).items():
+        field = fields.get(key)
+        if field is None:
+            continue
+        section = next(
+            (c for c in (field.annotation, *get_args(field.annotation))
+             if isinstance(c, type) and issubclass(c, BaseModel)),
+            None,
+        )  # fmt: skip
+        if section is not None and isinstance(value, Mapping) and section is not Tags:
+            value = {k: v for k, v in value.items() if k in section_keys(section)}
+        kept[key] = value
+    return kept
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """`override` over `base`, recursing into mappings; lists are replaced, not appended."""
     merged = dict(base)
@@ -365,9 +427,7 @@ def settings_from_config(
         found = "required" if blueprint is None else f"Input should be {one_of(blueprint_keys())}"
         raise ConfigError(source, [(f"{NAMESPACE}:blueprint", found)])
     model = load_blueprint(blueprint).settings
-    keys = section_keys(model)
-    # Profiles hold every section of every blueprint: keep those this blueprint has.
-    defaults = {key: value for key, value in profile(environment).items() if key in keys}
+    defaults = profile_defaults(model, environment)
     try:
         merged = deep_merge(deep_merge(defaults, blueprint_defaults(blueprint)), values)
         settings = model.model_validate(merged)

@@ -82,7 +82,7 @@ def extra_serving_backend():
 def test_a_registered_backend_appears_without_any_other_edit(extra_serving_backend, capsys):
     assert main(["list"]) == 0
     listing = capsys.readouterr().out
-    assert "serving [sagemaker|kserve-test]" in listing
+    assert "serving [endpoint: sagemaker|kserve-test, batch: dynamodb]" in listing
     assert "| `serving` | endpoint | `kserve-test` | KServe InferenceService (test double) |" in (
         render_configuration()
     )

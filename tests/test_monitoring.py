@@ -21,6 +21,7 @@ from modules.monitoring import (
     RetrainingTriggerArgs,
     ServiceDashboard,
     dashboard_body,
+    streaming_panels,
 )
 from modules.monitoring.alarms import metric_alarm, period_text
 from modules.monitoring.settings import MonitoringSettings, processing_instance_types
@@ -292,44 +293,49 @@ def test_retraining_trigger_rejects_bad_args(record_program, platform, overrides
 
 def test_dashboard_shows_the_platform_region(record_program, platform) -> None:
     args = DashboardArgs(
-        endpoint_name=None,
-        variant_name="primary",
-        aggregator_function_name="agg",
-        dead_letter_queue_name="dlq",
-    )
-    dashboard = record_program(lambda: ServiceDashboard("d", platform, args)).named("d-dashboard")
-    assert dashboard.inputs["dashboardName"] == "d"
-    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
-    assert [w["properties"]["region"] for w in widgets] == ["eu-west-1", "eu-west-1"]
-
-
-def test_dashboard_shows_the_endpoint_only_when_deployed() -> None:
-    with_endpoint = json.loads(
-        dashboard_body(
-            region="eu-west-1",
-            endpoint_name="fraud",
-            variant_name="primary",
-            aggregator_function_name="agg",
-            dead_letter_queue_name="dlq",
-        )
-    )
-    without = json.loads(
-        dashboard_body(
-            region="eu-west-1",
+        streaming_panels(
             endpoint_name=None,
             variant_name="primary",
             aggregator_function_name="agg",
             dead_letter_queue_name="dlq",
         )
     )
-    titles = [w["properties"]["title"] for w in with_endpoint["widgets"]]
-    assert titles == [
+    dashboard = record_program(lambda: ServiceDashboard("d", platform, args)).named("d-dashboard")
+    assert dashboard.inputs["dashboardName"] == "d"
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    assert [w["properties"]["region"] for w in widgets] == ["eu-west-1", "eu-west-1"]
+    assert widgets[0]["properties"]["metrics"] == [
+        ["AWS/Lambda", "IteratorAge", "FunctionName", "agg"]
+    ]
+
+
+def test_a_dashboard_without_panels_is_refused(record_program, platform) -> None:
+    with pytest.raises(ValueError, match="a dashboard needs at least one panel"):
+        record_program(lambda: ServiceDashboard("d", platform, DashboardArgs([])))
+
+
+def test_dashboard_shows_the_endpoint_only_when_deployed() -> None:
+    def titles(endpoint: str | None) -> list[str]:
+        body = json.loads(
+            dashboard_body(
+                "eu-west-1",
+                streaming_panels(
+                    endpoint_name=endpoint,
+                    variant_name="primary",
+                    aggregator_function_name="agg",
+                    dead_letter_queue_name="dlq",
+                ),
+            )
+        )
+        return [w["properties"]["title"] for w in body["widgets"]]
+
+    assert titles("fraud") == [
         "Model latency (p99, microseconds)",
         "Invocations and errors",
         "Feature freshness: aggregator iterator age (ms)",
         "Aggregator errors and dead letters",
     ]
-    assert [w["properties"]["title"] for w in without["widgets"]] == titles[2:]
+    assert titles(None) == titles("fraud")[2:]
 
 
 # --- settings --------------------------------------------------------------------------------

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
 from mlkit.settings import ConfigError, blueprint_defaults, settings_from_config
 from mlkit.stackfile import PROJECT_ROOT
+from modules.serving.api import JwtAuth
 
 BAD_STACKS = sorted((PROJECT_ROOT / "tests" / "bad_stacks").glob("Pulumi.*.yaml"))
 SETTINGS_SOURCES = [
@@ -217,34 +219,12 @@ def read_refusals() -> tuple[list[Refusal], list[str]]:
         unread += reader.unread
     for path in CONSTRUCTOR_SOURCES:
         reader = _Reader(path)
-        helpers = {n.name: n for n in reader.tree.body if isinstance(n, ast.FunctionDef)}
-        seen: set[str] = set()
-        for cls in (n for n in ast.walk(reader.tree) if isinstance(n, ast.ClassDef)):
-            if not any(ast.unparse(b).endswith("ComponentResource") for b in cls.bases):
-                continue
-            for init in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
-                if init.name != "__init__":
-                    continue
-                called = [
-                    helpers[c.func.id]
-                    for c in ast.walk(init)
-                    if isinstance(c, ast.Call)
-                    and isinstance(c.func, ast.Name)
-                    and c.func.id in helpers
-                ]
-                for function in [init, *called]:
-                    key = f"{cls.name}.{function.name}" if function is init else function.name
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    for node in _raises(function):
-                        if (
-                            ast.unparse(
-                                node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-                            )
-                            == "ValueError"
-                        ):
-                            reader.raise_(node, function)
+        for function in _functions(reader.tree):
+            for node in _raises(function):
+                if ast.unparse(node.exc.func if isinstance(node.exc, ast.Call) else node.exc) == (
+                    "ValueError"
+                ):
+                    reader.raise_(node, function)
         refusals += reader.refusals
         unread += reader.unread
     return refusals, unread
@@ -268,6 +248,7 @@ BASE_DEV = {
     "mlkit:tags": TAGS,
 }
 FRAUD_DEV = BASE_DEV | {"mlkit:blueprint": "realtime-fraud"}
+RECSYS_DEV = BASE_DEV | {"mlkit:blueprint": "batch-recommender"}
 FRAUD_PROD = FRAUD_DEV | {
     "mlkit:environment": "prod",
     "mlkit:durability": "retain",
@@ -325,6 +306,12 @@ def groups_setting(*groups: dict[str, Any]) -> dict[str, Any]:
 
 def section(config: dict[str, Any], name: str, **values: Any) -> dict[str, Any]:
     return config | {f"mlkit:{name}": values}
+
+
+def recsys_groups(**changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recommender's feature groups (blueprint defaults), `changes` merged by name."""
+    groups = copy.deepcopy(blueprint_defaults("batch-recommender")["featureStore"]["featureGroups"])
+    return [g | changes.get(g["name"], {}) for g in groups]
 
 
 # Settings refusals: (config, the one problem it gives), all written out by hand.
@@ -535,6 +522,33 @@ SETTINGS_CASES = {
         section(FRAUD_PROD, "serving", mode="instances", minInstances=2, dataCapturePercent=0),
         "mlkit:serving: prod endpoints need dataCapturePercent > 0 for monitoring",
     ),
+    # blueprints/batch_recommender.py and the sections it adds
+    "recsys-group-missing": (
+        RECSYS_DEV | {"mlkit:featureStore": {"featureGroups": recsys_groups()[:1]}},
+        "mlkit:featureStore.featureGroups: the recommender's SQL writes and reads "
+        "'item_features'; declare it",
+    ),
+    "recsys-group-online": (
+        RECSYS_DEV
+        | {"mlkit:featureStore": {"featureGroups": recsys_groups(user_features={"online": True})}},
+        "mlkit:featureStore.featureGroups: 'user_features' is filled by batch SQL on its "
+        "offline store: set online: false, offline: true",
+    ),
+    "recsys-k-above-top-n": (
+        RECSYS_DEV | {"mlkit:training": {"k": 30}, "mlkit:serving": {"topN": 20}},
+        "mlkit:training.k: the ranking gate's k must be at most serving.topN",
+    ),
+    "recsys-freshness-beyond-retention": (
+        # 2 days of retention are 48 hours: an alarm after 48 hours would come too late.
+        RECSYS_DEV
+        | {"mlkit:monitoring": {"freshnessHours": 48}, "mlkit:serving": {"retentionDays": 2}},
+        "mlkit:monitoring.freshnessHours: must be below serving.retentionDays x 24, or the "
+        "served generation's items expire before the freshness alarm fires",
+    ),
+    "recsys-holdout-as-long-as-window": (
+        section(RECSYS_DEV, "training", windowDays=7, holdoutDays=7),
+        "mlkit:training: holdoutDays must be shorter than windowDays",
+    ),
 }
 
 
@@ -569,6 +583,12 @@ PLAN_CASES = {
         # ap-south-2 has SageMaker (a valid region) but no pinned images in images.json.
         lambda: FRAUD_DEV | {"aws:region": "ap-south-2"},
         "aws:region: no pinned SageMaker images for ap-south-2 (see images.json)",
+    ),
+    "recsys-region-without-images": (
+        # mx-central-1 has SageMaker but no SKLearn images the SDK lists.
+        lambda: RECSYS_DEV | {"aws:region": "mx-central-1"},
+        "aws:region: no pinned SageMaker images for mx-central-1 (see "
+        "functions/recommendations/pipelines/images.json)",
     ),
     "pipeline-group-missing": (
         _without_profile_group,
@@ -796,6 +816,164 @@ def monitoring_jobs(name: str = "jobs", **changes):
         | changes
     )
     return lambda platform: MonitoringJobs(name, platform, MonitoringJobsArgs(**args))
+
+
+def materialization(**changes):
+    from modules.feature_store.materialization import (
+        AthenaMaterialization,
+        AthenaMaterializationArgs,
+        LakeTable,
+        MaterializationQuery,
+    )
+
+    args = (
+        dict(
+            sources=[LakeTable("interactions", {"user_id": "string"})],
+            queries=[MaterializationQuery("user-features", "INSERT INTO t SELECT 1", "t")],
+            feature_database="features",
+            offline_bucket_name="offline",
+        )
+        | changes
+    )
+    name = args.pop("name", "recsys-dev-materialization")
+    return lambda platform: AthenaMaterialization(name, platform, AthenaMaterializationArgs(**args))
+
+
+def lake_table(name: str, columns: dict[str, str]):
+    from modules.feature_store.materialization import LakeTable
+
+    return LakeTable(name, columns)
+
+
+def query(name: str):
+    from modules.feature_store.materialization import MaterializationQuery
+
+    return MaterializationQuery(name, "INSERT INTO t SELECT 1", "t")
+
+
+def batch_lookup(**changes):
+    from modules.serving.batch import BatchLookup, BatchLookupArgs
+
+    return lambda platform: BatchLookup("b", platform, BatchLookupArgs(**changes))
+
+
+def batch_alarms(**changes):
+    from modules.monitoring import BatchServingAlarms, BatchServingAlarmsArgs
+
+    args = dict(table_name="t", api_id="api", pipeline_arns=["arn:p"]) | changes
+    return lambda platform: BatchServingAlarms("a", platform, BatchServingAlarmsArgs(**args))
+
+
+def dashboard(panels):
+    from modules.monitoring import DashboardArgs, ServiceDashboard
+
+    return lambda platform: ServiceDashboard("d", platform, DashboardArgs(panels))
+
+
+def alarm(**changes):
+    from modules.monitoring.alarms import metric_alarm
+
+    args = (
+        dict(
+            alarm_name="a",
+            purpose="p",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions={"FunctionName": "f"},
+            threshold=1,
+            topic_arn="arn:t",
+            tags={},
+        )
+        | changes
+    )
+
+    def build(platform):
+        parent = pulumi.ComponentResource("test:alarm:Parent", "parent")
+        return metric_alarm("a", parent=parent, **args)
+
+    return build
+
+
+def statement(actions, resources):
+    from modules.security.iam import allow
+
+    return lambda platform: allow(actions, resources)
+
+
+def input_schema(groups, references):
+    from modules.feature_store import FeatureGroupSpec, model_input_schema
+
+    specs = [FeatureGroupSpec(owner="team", **g) for g in groups]
+    return lambda platform: model_input_schema(specs, references, {g.name: g.name for g in specs})
+
+
+def register_twice():
+    from modules.registry import Backends
+
+    def build(platform):
+        registry = Backends("serving", "endpoint")
+        registry.register("x", "one")(object)
+        registry.register("x", "two")(object)
+
+    return build
+
+
+def s3_uri(uri: str):
+    from modules.monitoring.kit_jobs import s3_parts
+
+    return lambda platform: s3_parts(uri)
+
+
+SKLEARN = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+
+
+def code_upload(key_prefix: str):
+    from modules.pipelines import upload_code
+
+    def build(platform):
+        parent = pulumi.ComponentResource("test:code:Parent", "parent")
+        upload_code("c", platform, paths=[], key_prefix=key_prefix, tags={}, parent=parent)
+
+    return build
+
+
+def ranking(**changes):
+    from modules.training import RankingTraining, RankingTrainingArgs
+
+    args = (
+        dict(
+            lake_bucket_arn="arn:aws:s3:::lake",
+            lake_database="lake",
+            interactions_table="interactions",
+            offline_bucket_arn="arn:aws:s3:::offline",
+            feature_database="features",
+            user_features_table="users",
+            model_package_group_name="g",
+            model_package_group_arn="arn:g",
+            images={"processing": SKLEARN, "training": SKLEARN},
+        )
+        | changes
+    )
+    return lambda platform: RankingTraining("t", platform, RankingTrainingArgs(**args))
+
+
+def batch_scoring(**changes):
+    from modules.serving import BatchLookup, BatchLookupArgs, BatchScoringArgs
+
+    args = (
+        dict(
+            model_package_arn="arn:aws:sagemaker:eu-west-1:111122223333:model-package/g/1",
+            model_package_group_name="g",
+            images={"processing": SKLEARN, "training": SKLEARN},
+            feature_database="features",
+            user_features_table="users",
+            offline_bucket_arn="arn:aws:s3:::offline",
+        )
+        | changes
+    )
+    return lambda platform: BatchLookup(
+        "b", platform, BatchLookupArgs(scoring=BatchScoringArgs(**args))
+    )
 
 
 ON_INSTANCES = {"serverless": False, "min_instances": 2, "max_instances": 4}
@@ -1036,6 +1214,139 @@ CONSTRUCTOR_CASES = {
         monitoring_jobs(name="a" * 42),
         f"'{'a' * 42}' cannot prefix processing job names: letters, digits and hyphens only, at "
         "most 41 characters",
+    ),
+    "materialization-nothing": (
+        materialization(queries=[]),
+        "materialization needs at least one source and one query",
+    ),
+    "materialization-query-twice": (
+        materialization(queries=[query("user-features"), query("user-features")]),
+        "two materialization queries share a name",
+    ),
+    "materialization-source-with-dt": (
+        materialization(sources=[lake_table("interactions", {"dt": "string"})]),
+        "source interactions: list its columns, without dt",
+    ),
+    "materialization-token-too-short": (
+        # "m-" + "q-" + the 20-character scheduled time: 24, under Athena's 32.
+        materialization(name="m", queries=[query("q")]),
+        "query q: idempotency token of 24 characters; Athena takes 32-128 (lengthen or "
+        "shorten the names)",
+    ),
+    "batch-top-n-0": (batch_lookup(top_n=0), "top_n must be 1 to 1000"),
+    "batch-prefix-absolute": (
+        batch_lookup(source_prefix="/scoring/"),
+        "source_prefix must be a key prefix ending in '/'",
+    ),
+    "batch-jwt-without-audience": (
+        batch_lookup(jwt=JwtAuth("https://issuer.example.com", [])),
+        "JWT authorization needs an issuer and at least one audience",
+    ),
+    "batch-alarms-freshness-169": (
+        batch_alarms(freshness_hours=169),
+        "freshness_hours must be 1 to 168",
+    ),
+    "batch-alarms-coverage-0": (
+        batch_alarms(min_coverage=0),
+        "min_coverage must be above 0 and at most 1",
+    ),
+    "batch-alarms-no-pipelines": (
+        batch_alarms(pipeline_arns=[]),
+        "name the pipelines whose failures alert",
+    ),
+    "dashboard-empty": (dashboard([]), "a dashboard needs at least one panel"),
+    "alarm-comparison": (alarm(comparison="Above"), "unknown comparison 'Above'"),
+    "alarm-missing-data": (
+        alarm(treat_missing_data="zero"),
+        "unknown missing-data treatment 'zero'",
+    ),
+    "alarm-datapoints": (
+        alarm(evaluation_periods=2, datapoints_to_alarm=3),
+        "datapoints_to_alarm must be between 1 and evaluation_periods",
+    ),
+    "alarm-period": (alarm(period=90), "period must be a multiple of 60 seconds"),
+    "alarm-day-of-minutes": (
+        # 25 hours of 5-minute periods: CloudWatch evaluates at most a day under an hour.
+        alarm(period=300, evaluation_periods=300),
+        "period x evaluation_periods is 90000 s; CloudWatch evaluates at most 86400 s with a "
+        "period of 300 s",
+    ),
+    "alarm-over-a-week": (
+        alarm(period=3600, evaluation_periods=169),
+        "period x evaluation_periods is 608400 s; CloudWatch evaluates at most 604800 s with "
+        "a period of 3600 s",
+    ),
+    "iam-no-actions": (
+        statement([], ["arn:x"]),
+        "an IAM statement needs at least one action and one resource",
+    ),
+    "iam-wildcard": (
+        statement(["s3:*"], ["arn:x"]),
+        "IAM action 's3:*' is a wildcard or malformed",
+    ),
+    "iam-star-resource": (
+        statement(["s3:GetObject"], ["*"]),
+        "IAM actions ['s3:GetObject'] must name resources, not '*'",
+    ),
+    "schema-required-unknown": (
+        input_schema(
+            [
+                {
+                    "name": "g",
+                    "record_identifier": "id",
+                    "event_time": "ts",
+                    "features": {"id": "string", "ts": "string"},
+                    "required": ["x"],
+                }
+            ],
+            [],
+        ),
+        "g: required names unknown features ['x']",
+    ),
+    "schema-feature-in-two-groups": (
+        input_schema(
+            [
+                {
+                    "name": name,
+                    "record_identifier": "id",
+                    "event_time": "ts",
+                    "features": {"id": "string", "ts": "string", "x": "integral"},
+                }
+                for name in ("a", "b")
+            ],
+            ["a.x", "b.x"],
+        ),
+        "model feature name 'x' appears in two groups",
+    ),
+    "backend-registered-twice": (
+        register_twice(),
+        "serving: backend 'x' is registered twice",
+    ),
+    "s3-uri": (s3_uri("https://b/k"), "'https://b/k' is not an s3:// URI"),
+    "code-prefix-without-slash": (
+        code_upload("training/code"),
+        "key_prefix must end in '/'",
+    ),
+    "ranking-k-above-top-n": (
+        ranking(k=25, top_n=20),
+        "k must be at most top_n (the model ranks top_n items)",
+    ),
+    "ranking-holdout-as-long-as-window": (
+        ranking(holdout_days=7, window_days=7),
+        "holdout_days must be shorter than window_days",
+    ),
+    "ranking-images": (
+        ranking(images={"processing": SKLEARN}),
+        "images needs exactly ['processing', 'training']",
+    ),
+    "scoring-images": (
+        batch_scoring(images={"training": SKLEARN}),
+        "scoring images needs exactly ['processing', 'training']",
+    ),
+    "scoring-instance-size": (
+        batch_scoring(transform_instance_type="ml.m5.24xlarge"),
+        "transform_instance_type 'ml.m5.24xlarge': the kit sizes ['2xlarge', '4xlarge', "
+        "'large', 'xlarge'] instances",
     ),
 }
 

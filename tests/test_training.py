@@ -14,10 +14,9 @@ import yaml
 from functions.training import definition
 from mlkit.plan import Plan, plan_stack
 from mlkit.settings import ConfigError
+from modules.athena import ATHENA_MIN_CUTOFF_BYTES, BYTES_PER_GB
 from modules.common import Durability
 from modules.training import (
-    ATHENA_MIN_CUTOFF_BYTES,
-    BYTES_PER_GB,
     CODE_FILES,
     OFFLINE_GROUPS,
     Training,

@@ -8,23 +8,17 @@ placeholders, see `definition.py`) and `images.json` (the SKLearn, XGBoost and M
 analyzer image URIs per region). The Pulumi program reads both and never imports the SDK,
 which takes seconds to load.
 
-Generation is offline: dummy credentials, a fixed region, an SDK session that neither
-resolves IAM roles nor creates a default bucket, telemetry opted out, and every socket
-connection refused while it runs, so a new SDK version that tries to call AWS fails loudly
-instead of writing account-specific values into the committed files.
+Generation is offline (`functions.training.offline_sdk`, shared with the other generators):
+dummy credentials, a fixed region, an SDK session that neither resolves IAM roles nor creates
+a default bucket, telemetry opted out, and every socket connection refused while it runs, so
+a new SDK version that tries to call AWS fails loudly instead of writing account-specific
+values into the committed files.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
-import logging
-import os
-import socket
 import sys
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +37,11 @@ from functions.training.definition import (
     TEMPLATE_PATH,
     TRAINING_SET_SQL,
 )
+from functions.training.offline_sdk import ROLE_STAND_IN, command_line, offline_session, render_json
+from functions.training.offline_sdk import NetworkAccessError as NetworkAccessError  # re-export
+from functions.training.offline_sdk import offline as _offline
+from functions.training.offline_sdk import stale_files as _stale_files
 
-REGION = "eu-west-1"
-"""Only used to satisfy the SDK; nothing region-specific ends up in pipeline.json."""
 SKLEARN_VERSION = "1.4-2"
 """SKLearn processing image: Python 3.10, pandas and boto3 (BuildDataset drives Athena)."""
 XGBOOST_VERSION = "1.7-1"
@@ -86,117 +82,6 @@ BASELINE_OUTPUT_NAME = "monitoring_output"
 BASELINE_FORMAT = {"csv": {"header": False}}
 """BuildDataset's baseline/baseline.csv: no header, the model's features in order, no label;
 the captured endpoint requests have the same shape, so both name the columns `_c0`, ..."""
-
-_OFFLINE_ENV = {
-    "AWS_ACCESS_KEY_ID": "offline",
-    "AWS_SECRET_ACCESS_KEY": "offline",
-    "AWS_SESSION_TOKEN": "offline",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    # Neither the machine's AWS profiles nor its SageMaker SDK defaults files (which the
-    # trainer reads for tags and environment) may change the output.
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": os.devnull,
-    "SAGEMAKER_USER_CONFIG_OVERRIDE": os.devnull,
-    # The trainer otherwise simulates the role's IAM policies (a network call).
-    "SAGEMAKER_VALIDATE_ROLE": "false",
-}
-_UNSET_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
-# A config handed to the session, so no config file of the machine running this changes the
-# output, and no telemetry request is sent.
-_SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
-# The trainer resolves a role name through IAM; an ARN-shaped stand-in passes untouched and is
-# swapped for the placeholder before the request is built.
-_ROLE_STAND_IN = "arn:aws:iam::000000000000:role/mlkit-role-placeholder"
-
-
-class NetworkAccessError(RuntimeError):
-    """The SDK tried to open a connection while generating the definition."""
-
-
-@contextlib.contextmanager
-def _offline() -> Iterator[None]:
-    """Dummy AWS environment, no sockets, the SDK quiet, and two of its slow paths cached."""
-    saved_env = {key: os.environ.get(key) for key in [*_OFFLINE_ENV, *_UNSET_ENV]}
-    original_connect = socket.socket.connect
-
-    def refuse(self: socket.socket, address: Any) -> None:
-        # Not an OSError, so no client retries or reports it as a flaky connection.
-        self.close()
-        raise NetworkAccessError(f"pipeline generation must not touch the network ({address})")
-
-    # Importing the SDK calls logging.basicConfig(level=INFO): undo that on the way out.
-    root = logging.getLogger()
-    root_handlers, root_level = list(root.handlers), root.level
-    os.environ.update(_OFFLINE_ENV)
-    for key in _UNSET_ENV:
-        os.environ.pop(key, None)
-    socket.socket.connect = refuse  # type: ignore[method-assign]
-    # The SDK logs credential lookups and config resolution at INFO and notes that job names
-    # are dropped at WARNING: chatter for an offline render, whose failures raise.
-    disabled = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), contextlib.ExitStack() as patches:
-            # Deprecation shims inside the SDK (it imports its own moved modules) and the
-            # PipelineSession notice are the SDK's business, not this generator's.
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"sagemaker\.")
-            warnings.filterwarnings(
-                "ignore", message="Running within a PipelineSession", category=UserWarning
-            )
-            _cache_slow_sdk_paths(patches)
-            yield
-    finally:
-        logging.disable(disabled)
-        root.handlers[:] = root_handlers
-        root.setLevel(root_level)
-        socket.socket.connect = original_connect  # type: ignore[method-assign]
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _cache_slow_sdk_paths(patches: contextlib.ExitStack) -> None:
-    """Restored on exit. Without them generation takes 16 s instead of 2 s.
-
-    - The SDK validates the session's config against its JSON schema on every config
-      lookup (60 times, 0.24 s each): validate each distinct config once.
-    - `image_uris.retrieve` re-reads botocore's endpoints file on every call (111 calls,
-      0.06 s each): share one resolver.
-    """
-    from sagemaker.core import common_utils
-    from sagemaker.core.config.config_manager import SageMakerConfig
-
-    validate = SageMakerConfig.validate_sagemaker_config
-    validated: set[str] = set()
-
-    def validate_once(sagemaker_config: dict | None = None) -> None:
-        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
-        if key not in validated:
-            validate(sagemaker_config)
-            validated.add(key)
-
-    resolver = common_utils._botocore_resolver()
-    patches.enter_context(
-        _patched(SageMakerConfig, "validate_sagemaker_config", staticmethod(validate_once))
-    )
-    patches.enter_context(_patched(common_utils, "_botocore_resolver", lambda: resolver))
-
-
-@contextlib.contextmanager
-def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
-    original = owner.__dict__[name]
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
 
 
 def build_definition() -> dict[str, Any]:
@@ -247,7 +132,6 @@ def build_images() -> dict[str, dict[str, str]]:
 
 def _pipeline() -> Any:
     """The SDK's Pipeline object; call only inside `_offline()`."""
-    import boto3
     from sagemaker.core.drift_check_baselines import DriftCheckBaselines
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.model_monitor import DefaultModelMonitor
@@ -269,7 +153,6 @@ def _pipeline() -> Any:
         ParameterInteger,
         ParameterString,
     )
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow import (
         ConditionStep,
@@ -282,21 +165,7 @@ def _pipeline() -> Any:
     from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train.model_trainer import ModelTrainer
 
-    class OfflinePipelineSession(PipelineSession):
-        """Records job requests without resolving anything in the account."""
-
-        def expand_role(self, role: str) -> str:
-            # The role is a placeholder the kit replaces; never look it up in IAM.
-            return role
-
-        def default_bucket(self) -> str:
-            # Every output has an explicit S3 URI; reaching here means the SDK wants to
-            # upload something or invent a path, which the template must not contain.
-            raise RuntimeError("pipeline generation must not need the SDK's default bucket")
-
-    session = OfflinePipelineSession(
-        boto_session=boto3.Session(region_name=REGION), sagemaker_config=_SDK_CONFIG
-    )
+    session = offline_session()
 
     kinds = {"String": ParameterString, "Integer": ParameterInteger, "Float": ParameterFloat}
     params = {p.name: kinds[p.type](name=p.name, default_value=p.default) for p in PARAMETERS}
@@ -468,7 +337,7 @@ def _pipeline() -> Any:
 
     trainer = ModelTrainer(
         training_image=params["TrainingImageUri"],
-        role=_ROLE_STAND_IN,
+        role=ROLE_STAND_IN,
         sagemaker_session=session,
         base_job_name="mlkit-fraud-train",
         compute=Compute(
@@ -643,11 +512,6 @@ def _pipeline() -> Any:
     )
 
 
-def render_json(document: Any) -> str:
-    """Stable text for a committed JSON file: sorted keys, two-space indent, final newline."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
 def generate() -> dict[Path, str]:
     """Path -> the text the committed file should have."""
     return {
@@ -658,34 +522,12 @@ def generate() -> dict[Path, str]:
 
 def stale_files(generated: dict[Path, str] | None = None) -> list[Path]:
     """The committed files that differ from what the generator produces now."""
-    generated = generate() if generated is None else generated
-    return [
-        path
-        for path, text in generated.items()
-        if not path.exists() or path.read_text(encoding="utf-8") != text
-    ]
+    return _stale_files(generate() if generated is None else generated)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the files, or with --check report stale ones (exit 1)."""
-    parser = argparse.ArgumentParser(prog="python -m functions.training.build_pipeline")
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the committed files are stale"
-    )
-    args = parser.parse_args(argv)
-    generated = generate()
-    if args.check:
-        stale = stale_files(generated)
-        for path in stale:
-            print(
-                f"stale: {os.path.relpath(path)} "
-                "(regenerate: python -m functions.training.build_pipeline)"
-            )
-        return 1 if stale else 0
-    for path, text in generated.items():
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path}")
-    return 0
+    return command_line(argv, "functions.training.build_pipeline", generate)
 
 
 if __name__ == "__main__":

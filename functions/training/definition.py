@@ -236,16 +236,37 @@ def render_definition(
     kms_key_arn: str,
     role_arn: str,
     parameter_defaults: Mapping[str, str | int | float],
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A copy of `template` for one stack: placeholders replaced and the named parameters'
     `DefaultValue`s set.
 
+    `extra` maps further string placeholders of a template (each starting with
+    `PLACEHOLDER_MARK`, none of the four above) to their values, e.g. a Lambda function's ARN
+    that a pipeline step invokes; they are replaced wherever they occur, like the KMS key.
+
     Raises ValueError for an unknown parameter, a default of the wrong type, an empty
-    subnet or security group list, or a placeholder left anywhere in the result.
+    subnet or security group list, a malformed extra placeholder, or a placeholder left
+    anywhere in the result.
     """
     if not subnet_ids or not security_group_ids:
         raise ValueError("subnet_ids and security_group_ids must not be empty")
-    strings = {KMS_KEY_PLACEHOLDER: kms_key_arn, ROLE_PLACEHOLDER: role_arn}
+    extra = dict(extra or {})
+    reserved = {
+        KMS_KEY_PLACEHOLDER,
+        ROLE_PLACEHOLDER,
+        SUBNET_PLACEHOLDER,
+        SECURITY_GROUP_PLACEHOLDER,
+    }
+    malformed = sorted(
+        name for name in extra if not name.startswith(PLACEHOLDER_MARK) or name in reserved
+    )
+    if malformed:
+        raise ValueError(
+            f"extra placeholders must start with {PLACEHOLDER_MARK} and not be one of "
+            f"{sorted(reserved)}: {malformed}"
+        )
+    strings = {KMS_KEY_PLACEHOLDER: kms_key_arn, ROLE_PLACEHOLDER: role_arn, **extra}
     lists = {
         SUBNET_PLACEHOLDER: list(subnet_ids),
         SECURITY_GROUP_PLACEHOLDER: list(security_group_ids),

@@ -79,6 +79,12 @@ def deployed_group_name(prefix: str, group: str) -> str:
     return f"{prefix}-{group.replace('_', '-')}"
 
 
+def offline_table_name(store: str, group: str) -> str:
+    """The Glue table of a group's offline store (its `DataCatalogConfig.TableName`):
+    `fraud-dev-features` + `card_aggregates` -> `fraud_dev_features_card_aggregates`."""
+    return deployed_group_name(store, group).replace("-", "_")
+
+
 @BACKENDS.register(
     "sagemaker",
     "SageMaker feature groups (online KMS, offline Iceberg + Glue catalog) and a feature registry",

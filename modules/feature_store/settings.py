@@ -1,5 +1,5 @@
-"""Settings of the feature store: its groups (`mlkit:featureStore`) and streaming
-ingestion (`mlkit:streaming`)."""
+"""Settings of the feature store: its groups (`mlkit:featureStore`), streaming ingestion
+(`mlkit:streaming`) and batch materialization (`mlkit:materialization`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from mlkit.settings import Identifier, Section, TagValue, backend_setting
+from mlkit.settings import Identifier, ScheduleExpression, Section, TagValue, backend_setting
 from modules.feature_store import BACKENDS, INGESTION_BACKENDS
 
 FeatureType = Literal["string", "integral", "fractional"]
@@ -159,3 +159,14 @@ class StreamingSettings(Section):
         if not self.windows:
             raise ValueError("windows: declare at least one window")
         return self
+
+
+class MaterializationSettings(Section):
+    """The daily SQL on Athena that computes offline features from the data lake."""
+
+    schedule: ScheduleExpression = "cron(0 2 * * ? *)"
+    """When the materialization queries start (UTC); each computes the features as of the
+    start of that UTC day from the events before it."""
+    scan_limit_gb: int = Field(100, ge=1, le=100_000)
+    """Athena cancels a materialization query scanning more than this many GB (10^9 bytes;
+    $5 per TB scanned: 100 GB is at most $0.50 a query)."""

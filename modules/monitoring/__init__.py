@@ -2,7 +2,8 @@
 retraining trigger (drift or quality alarm -> EventBridge -> retrain guard -> training
 pipeline). The retraining signal itself comes from captured data: backends `BACKENDS` (role
 `signal`: `kit-jobs`, the kit's own scheduled jobs, in `kit_jobs.py`), contract in
-`contract.py`."""
+`contract.py`. Batch serving (a table of precomputed predictions) has its own alarms:
+freshness, coverage, lookup latency and errors, and pipeline failures (`batch.py`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ import pulumi_aws as aws
 
 from modules.common import resource_tags
 from modules.monitoring.alarms import metric_alarm
+from modules.monitoring.batch import RECOMMENDATIONS_NAMESPACE
+from modules.monitoring.batch import BatchServingAlarms as BatchServingAlarms
+from modules.monitoring.batch import BatchServingAlarmsArgs as BatchServingAlarmsArgs
 from modules.monitoring.contract import BACKENDS as BACKENDS
 from modules.monitoring.contract import RetrainingSignal as RetrainingSignal
 from modules.monitoring.kit_jobs import MlflowTarget as MlflowTarget
@@ -300,23 +304,27 @@ class RetrainingTrigger(pulumi.ComponentResource):
         self.register_outputs({"function_name": self.function_name})
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One metric graph of a dashboard."""
+
+    title: str
+    metrics: Sequence[Sequence[pulumi.Input[str]]]
+    """CloudWatch dashboard metric arrays: namespace, metric, dimension name, value, ..."""
+    stat: str
+    """Statistic shown (`Sum`, `Maximum`, `p99`, ...)."""
+
+
 @dataclass
 class DashboardArgs:
     """The dashboard's own args; its metrics are in the platform's region."""
 
-    endpoint_name: str | None
-    """Endpoint shown, if deployed."""
-    variant_name: str
-    """Its production variant."""
-    aggregator_function_name: str
-    """Streaming aggregator shown."""
-    dead_letter_queue_name: str
-    """Its dead-letter queue."""
+    panels: Sequence[Panel]
+    """The graphs, in order (e.g. `streaming_panels(...)`, `batch_panels(...)`)."""
 
 
 class ServiceDashboard(pulumi.ComponentResource):
-    """One CloudWatch dashboard for the service: serving health, feature freshness, dead
-    letters (dashboards take no tags)."""
+    """One CloudWatch dashboard for the service (dashboards take no tags)."""
 
     dashboard_name: pulumi.Output[str]
 
@@ -328,72 +336,125 @@ class ServiceDashboard(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlkit:monitoring:ServiceDashboard", name, None, opts)
+        if not args.panels:
+            raise ValueError("a dashboard needs at least one panel")
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=name,
-            dashboard_body=dashboard_body(
-                region=platform.region,
-                endpoint_name=args.endpoint_name,
-                variant_name=args.variant_name,
-                aggregator_function_name=args.aggregator_function_name,
-                dead_letter_queue_name=args.dead_letter_queue_name,
-            ),
+            # Panels may name outputs (an API id): resolved before the body is written.
+            dashboard_body=pulumi.Output.from_input(
+                [
+                    {"title": p.title, "metrics": [list(m) for m in p.metrics], "stat": p.stat}
+                    for p in args.panels
+                ]
+            ).apply(lambda panels: dashboard_body(platform.region, [Panel(**p) for p in panels])),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.dashboard_name = dashboard.dashboard_name
         self.register_outputs({"dashboard_name": self.dashboard_name})
 
 
-def dashboard_body(
+def dashboard_body(region: str, panels: Sequence[Panel]) -> str:
+    """CloudWatch dashboard JSON: one half-width graph per panel, per minute."""
+    widgets = [
+        {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": panel.title,
+                "region": region,
+                "stat": panel.stat,
+                "period": 60,
+                "metrics": [list(metric) for metric in panel.metrics],
+            },
+        }
+        for panel in panels
+    ]
+    return json.dumps({"widgets": widgets}, sort_keys=True)
+
+
+def streaming_panels(
     *,
-    region: str,
     endpoint_name: str | None,
     variant_name: str,
     aggregator_function_name: str,
     dead_letter_queue_name: str,
-) -> str:
-    """CloudWatch dashboard JSON: serving health, feature freshness, dead letters."""
-    widgets: list[dict[str, Any]] = []
-
-    def widget(title: str, metrics: list[list[Any]], stat: str) -> None:
-        widgets.append(
-            {
-                "type": "metric",
-                "width": 12,
-                "height": 6,
-                "properties": {
-                    "title": title,
-                    "region": region,
-                    "stat": stat,
-                    "period": 60,
-                    "metrics": metrics,
-                },
-            }
-        )
-
+) -> list[Panel]:
+    """Real-time serving: the endpoint's health (when deployed), feature freshness (the
+    aggregator's iterator age) and its errors and dead letters."""
+    panels: list[Panel] = []
     if endpoint_name:
         endpoint = ["EndpointName", endpoint_name, "VariantName", variant_name]
-        widget("Model latency (p99, microseconds)",
-               [["AWS/SageMaker", "ModelLatency", *endpoint]], "p99")  # fmt: skip
-        widget(
-            "Invocations and errors",
-            [
-                ["AWS/SageMaker", "Invocations", *endpoint],
-                ["AWS/SageMaker", "Invocation4XXErrors", *endpoint],
-                ["AWS/SageMaker", "Invocation5XXErrors", *endpoint],
-            ],
-            "Sum",
+        panels.append(Panel("Model latency (p99, microseconds)",
+                            [["AWS/SageMaker", "ModelLatency", *endpoint]], "p99"))  # fmt: skip
+        panels.append(
+            Panel(
+                "Invocations and errors",
+                [
+                    ["AWS/SageMaker", "Invocations", *endpoint],
+                    ["AWS/SageMaker", "Invocation4XXErrors", *endpoint],
+                    ["AWS/SageMaker", "Invocation5XXErrors", *endpoint],
+                ],
+                "Sum",
+            )
         )
     function = ["FunctionName", aggregator_function_name]
-    widget("Feature freshness: aggregator iterator age (ms)",
-           [["AWS/Lambda", "IteratorAge", *function]], "Maximum")  # fmt: skip
-    widget(
-        "Aggregator errors and dead letters",
-        [
-            ["AWS/Lambda", "Errors", *function],
-            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
-             dead_letter_queue_name],
-        ],
-        "Maximum",
+    panels.append(Panel("Feature freshness: aggregator iterator age (ms)",
+                        [["AWS/Lambda", "IteratorAge", *function]], "Maximum"))  # fmt: skip
+    panels.append(
+        Panel(
+            "Aggregator errors and dead letters",
+            [
+                ["AWS/Lambda", "Errors", *function],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                 dead_letter_queue_name],
+            ],
+            "Maximum",
+        )
     )  # fmt: skip
-    return json.dumps({"widgets": widgets}, sort_keys=True)
+    return panels
+
+
+def batch_panels(
+    *,
+    table_name: pulumi.Input[str],
+    api_id: pulumi.Input[str],
+    loader_function_name: pulumi.Input[str],
+) -> list[Panel]:
+    """Batch serving: generations published and their coverage, the loader's errors and
+    duration, lookup latency and errors."""
+    table = ["Table", table_name]
+    function = ["FunctionName", loader_function_name]
+    panels = [
+        Panel(
+            "Generations published and users loaded",
+            [
+                [RECOMMENDATIONS_NAMESPACE, "GenerationsLoaded", *table],
+                [RECOMMENDATIONS_NAMESPACE, "UsersLoaded", *table],
+            ],
+            "Sum",
+        ),
+        Panel(
+            "Coverage of the newest generation",
+            [[RECOMMENDATIONS_NAMESPACE, "Coverage", *table]],
+            "Minimum",
+        ),
+        Panel(
+            "Loader errors and duration (ms)",
+            [["AWS/Lambda", "Errors", *function], ["AWS/Lambda", "Duration", *function]],
+            "Maximum",
+        ),
+    ]
+    panels.append(
+        Panel(
+            "Lookups: p99 latency (ms), 4xx, 5xx",
+            [
+                ["AWS/ApiGateway", "Latency", "ApiId", api_id],
+                ["AWS/ApiGateway", "4xx", "ApiId", api_id],
+                ["AWS/ApiGateway", "5xx", "ApiId", api_id],
+            ],
+            "p99",
+        )
+    )
+    return panels

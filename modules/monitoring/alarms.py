@@ -15,6 +15,10 @@ COMPARISONS = {
     "LessThanThreshold": "<",
     "LessThanOrEqualToThreshold": "<=",
 }
+MAX_EVALUATION_SECONDS = 7 * 86400
+"""CloudWatch: an alarm evaluates at most 7 days (period x evaluation periods)..."""
+MAX_SHORT_PERIOD_EVALUATION_SECONDS = 86400
+"""...and at most 1 day when its period is under an hour."""
 MISSING_DATA = {
     "notBreaching": "missing data counts as not breaching",
     "breaching": "missing data counts as breaching",
@@ -87,8 +91,8 @@ def metric_alarm(
     followed by exactly what it evaluates (statistic, metric, dimensions, period, comparison,
     threshold in `unit`, datapoints, missing data), written from the values it is given.
     Defaults: Sum per 5 minutes, 1 of 1 period, `>`, no data is not breaching (an idle
-    endpoint is healthy). Raises ValueError for a comparison, missing-data treatment or
-    datapoint count CloudWatch would not take."""
+    endpoint is healthy). Raises ValueError for a comparison, missing-data treatment,
+    datapoint count or evaluation range CloudWatch would not take."""
     if comparison not in COMPARISONS:
         raise ValueError(f"unknown comparison {comparison!r}")
     if treat_missing_data not in MISSING_DATA:
@@ -98,6 +102,13 @@ def metric_alarm(
         raise ValueError("datapoints_to_alarm must be between 1 and evaluation_periods")
     if period < 60 or period % 60:
         raise ValueError("period must be a multiple of 60 seconds")
+    # PutMetricAlarm's limit on the evaluation range (period x evaluation periods).
+    limit = MAX_EVALUATION_SECONDS if period >= 3600 else MAX_SHORT_PERIOD_EVALUATION_SECONDS
+    if period * evaluation_periods > limit:
+        raise ValueError(
+            f"period x evaluation_periods is {period * evaluation_periods} s; CloudWatch "
+            f"evaluates at most {limit} s with a period of {period} s"
+        )
     keys = list(dimensions)
     description = pulumi.Output.all(*[dimensions[key] for key in keys]).apply(
         lambda values: (

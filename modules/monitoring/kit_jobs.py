@@ -42,6 +42,7 @@ from modules.monitoring.alarms import metric_alarm, number_text
 from modules.monitoring.contract import BACKENDS
 from modules.platform import Platform
 from modules.python_function import PythonFunctionArgs, invoke_on_rule, python_function
+from modules.schedules import schedule, schedule_group, scheduler_role
 from modules.security.iam import allow, sagemaker_job_statements, service_role
 
 # An ECR image pinned by digest: account, region, repository.
@@ -384,33 +385,12 @@ class MonitoringJobs(pulumi.ComponentResource):
             parent=self,
         )
 
-        group = aws.scheduler.ScheduleGroup(
-            f"{name}-schedules",
-            name=name,
-            tags=resource_tags(f"{name}-schedules", tags),
-            opts=child,
-        )
-        scheduler_role = service_role(
+        group = schedule_group(name, tags, self)
+        scheduler = scheduler_role(
             f"{name}-scheduler-role",
-            service="scheduler.amazonaws.com",
-            account_id=platform.account_id,
-            statements=[
-                allow(["lambda:InvokeFunction"], [launcher.arn], sid="Launch"),
-                allow(
-                    ["kms:Decrypt"],
-                    [platform.kms_key_arn],
-                    sid="SchedulePayload",
-                    conditions={
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:scheduler:schedule-arn": (
-                                pulumi.Output.concat(
-                                    "arn:aws:scheduler:", region_account, ":schedule/", name, "/*"
-                                )
-                            )
-                        }
-                    },
-                ),
-            ],
+            platform,
+            group_name=name,
+            statements=[allow(["lambda:InvokeFunction"], [launcher.arn], sid="Launch")],
             tags=tags,
             parent=self,
         )
@@ -528,19 +508,15 @@ class MonitoringJobs(pulumi.ComponentResource):
             ),
         }
         for monitor, (expression, windows, job_request) in jobs.items():
-            aws.scheduler.Schedule(
-                f"{name}-{monitor}-schedule",
-                name=f"{name}-{monitor}",
-                group_name=group.name,
+            schedule(
+                f"{name}-{monitor}",
+                platform,
+                group=group,
+                expression=expression,
                 description=f"Starts the {monitor} monitoring job of {args.endpoint_name}",
-                schedule_expression=expression,
-                schedule_expression_timezone="UTC",
-                flexible_time_window={"mode": "OFF"},
-                kms_key_arn=platform.kms_key_arn,
-                state="ENABLED",
                 target={
                     "arn": launcher.arn,
-                    "role_arn": scheduler_role.arn,
+                    "role_arn": scheduler.arn,
                     "input": pulumi.Output.json_dumps(
                         {
                             "monitor": monitor,
@@ -549,12 +525,8 @@ class MonitoringJobs(pulumi.ComponentResource):
                             "request": job_request,
                         }
                     ),
-                    "retry_policy": {
-                        "maximum_event_age_in_seconds": 3600,
-                        "maximum_retry_attempts": 3,
-                    },
                 },
-                opts=child,
+                parent=self,
             )
 
         completed = aws.cloudwatch.EventRule(

@@ -5,54 +5,17 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from mlkit.settings import InstanceType, Section, backend_setting
+from mlkit.settings import InstanceType, ScheduleExpression, Section, backend_setting
 from modules.monitoring import BACKENDS
 from modules.monitoring.kit_jobs import IMAGE_BY_DIGEST
 
 Backend = backend_setting(BACKENDS)
-
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
-
-
-def _schedule(value: str) -> str:
-    """An EventBridge Scheduler recurring expression, `rate(value unit)` or
-    `cron(minutes hours day-of-month month day-of-week year)`, that runs at most hourly: a
-    monitoring job takes minutes to start and reads a day of data or more."""
-    rate, cron = _RATE.match(value), _CRON.match(value)
-    if rate:
-        count, unit = int(rate.group(1)), rate.group(2)
-        if count < 1 or (count == 1) != (not unit.endswith("s")):
-            raise ValueError(
-                f"'{value}': the unit is singular for 1 and plural above (rate(1 hour), "
-                "rate(2 hours))"
-            )
-        if unit.startswith("minute") and count < 60:
-            raise ValueError(f"'{value}' runs more often than hourly")
-        return value
-    if cron:
-        minutes, _, day_of_month, _, day_of_week, _ = cron.groups()
-        if not minutes.isdigit() or not 0 <= int(minutes) <= 59:
-            raise ValueError(f"'{value}': minutes must be one number 0-59 (at most hourly)")
-        if "?" not in (day_of_month, day_of_week):
-            raise ValueError(f"'{value}': day-of-month or day-of-week must be '?'")
-        return value
-    raise ValueError(
-        f"'{value}' is not rate(value unit) or cron(minutes hours day-of-month month "
-        "day-of-week year)"
-    )
-
-
-ScheduleExpression = Annotated[
-    str, AfterValidator(_schedule), Field(json_schema_extra={"pattern": r"^(rate|cron)\(.+\)$"})
-]
 
 
 def _pinned(value: str) -> str:
@@ -138,3 +101,20 @@ class MonitoringSettings(Section):
     evaluation gate)."""
     retrain_min_interval_hours: float = Field(24, gt=0)
     """Minimum time between two retraining runs started by alarms."""
+
+
+class BatchMonitoringSettings(Section):
+    """Alarms of batch serving: freshness, coverage, lookup latency and errors, pipeline
+    failures; and the dashboard."""
+
+    freshness_hours: int = Field(36, ge=1, le=168)
+    """Alarm when no generation was published for this many hours (CloudWatch evaluates at
+    most 7 days); keep it below `serving.retentionDays` x 24."""
+    min_coverage: float = Field(0.95, gt=0.0, le=1.0)
+    """Alarm when a generation has recommendations for a smaller share of the users scored."""
+    latency_p99_ms: int = Field(100, ge=1, le=30_000)
+    """Alarm when the lookups' p99 latency exceeds this for 15 minutes."""
+    max_5xx_per_5_minutes: int = Field(5, ge=0)
+    """Alarm when more lookups fail in 5 minutes."""
+    dashboard: bool = True
+    """A CloudWatch dashboard of the service (the dev profile turns it off)."""

@@ -80,6 +80,14 @@ IMAGE_PULL_ACTIONS = [
 ]
 
 
+def image_repository_arn(image_uri: str) -> str:
+    """`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` -> the repository's ARN."""
+    registry, _, path = image_uri.partition("/")
+    account, _, rest = registry.partition(".dkr.ecr.")
+    region = rest.split(".amazonaws.com")[0]
+    return f"arn:aws:ecr:{region}:{account}:repository/{path.split(':')[0]}"
+
+
 def sagemaker_job_statements(
     *,
     region: str,

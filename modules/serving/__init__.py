@@ -291,3 +291,11 @@ class RealtimeEndpoint(pulumi.ComponentResource):
                 "data_capture_uri": self.data_capture_uri,
             }
         )
+
+
+# The batch role's backends register on import (after the endpoint's, which they do not use).
+from modules.serving.batch import BatchLookup as BatchLookup  # noqa: E402
+from modules.serving.batch import BatchLookupArgs as BatchLookupArgs  # noqa: E402
+from modules.serving.batch import BatchScoringArgs as BatchScoringArgs  # noqa: E402
+from modules.serving.contract import BATCH_BACKENDS as BATCH_BACKENDS  # noqa: E402
+from modules.serving.contract import BatchPredictions as BatchPredictions  # noqa: E402

@@ -68,6 +68,83 @@ class ScoringApiArgs:
     """Tags added to the platform's component tags (e.g. lineage tags); default none."""
 
 
+def lambda_http_api(
+    name: str,
+    function: aws.lambda_.Function,
+    *,
+    route: str,
+    description: str,
+    jwt: JwtAuth | None,
+    access_log_arn: pulumi.Input[str],
+    throttle_rate: int,
+    throttle_burst: int,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> tuple[aws.apigatewayv2.Api, aws.apigatewayv2.Stage]:
+    """An HTTP API whose one `route` proxies to `function` (payload 2.0), authorized by IAM
+    (SigV4) or `jwt`, throttled, with JSON access logs to `access_log_arn`: `<name>-api`,
+    `-integration`, `-jwt` (with `jwt`), `-route`, `-stage` (`$default`, auto-deployed) and
+    `-invoke` (the Lambda permission for this API only)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    api = aws.apigatewayv2.Api(
+        f"{name}-api",
+        protocol_type="HTTP",
+        description=description,
+        tags=resource_tags(f"{name}-api", tags),
+        opts=child,
+    )
+    integration = aws.apigatewayv2.Integration(
+        f"{name}-integration",
+        api_id=api.id,
+        integration_type="AWS_PROXY",
+        integration_uri=function.invoke_arn,
+        payload_format_version="2.0",
+        timeout_milliseconds=15000,
+        opts=child,
+    )
+    route_auth: dict[str, Any] = {"authorization_type": "AWS_IAM"}
+    if jwt is not None:
+        authorizer = aws.apigatewayv2.Authorizer(
+            f"{name}-jwt",
+            api_id=api.id,
+            authorizer_type="JWT",
+            identity_sources=["$request.header.Authorization"],
+            jwt_configuration={"issuer": jwt.issuer, "audiences": list(jwt.audience)},
+            opts=child,
+        )
+        route_auth = {"authorization_type": "JWT", "authorizer_id": authorizer.id}
+    aws.apigatewayv2.Route(
+        f"{name}-route",
+        api_id=api.id,
+        route_key=route,
+        target=pulumi.Output.concat("integrations/", integration.id),
+        **route_auth,
+        opts=child,
+    )
+    stage = aws.apigatewayv2.Stage(
+        f"{name}-stage",
+        api_id=api.id,
+        name="$default",
+        auto_deploy=True,
+        access_log_settings={"destination_arn": access_log_arn, "format": ACCESS_LOG_FORMAT},
+        default_route_settings={
+            "throttling_rate_limit": throttle_rate,
+            "throttling_burst_limit": throttle_burst,
+        },
+        tags=resource_tags(f"{name}-stage", tags),
+        opts=child,
+    )
+    aws.lambda_.Permission(
+        f"{name}-invoke",
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="apigateway.amazonaws.com",
+        source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
+        opts=child,
+    )
+    return api, stage
+
+
 class ScoringApi(pulumi.ComponentResource):
     """`POST /score` on an API Gateway HTTP API with IAM or JWT authorization, throttling
     and JSON access logs, proxied to the scoring Lambda (`functions/scoring`), which validates
@@ -89,7 +166,6 @@ class ScoringApi(pulumi.ComponentResource):
         if args.jwt is not None and not (args.jwt.issuer and args.jwt.audience):
             raise ValueError("JWT authorization needs an issuer and at least one audience")
         tags = platform.component_tags("serving") | dict(args.tags)
-        child = pulumi.ResourceOptions(parent=self)
 
         access_logs = encrypted_log_group(
             f"{name}-access-logs",
@@ -123,67 +199,17 @@ class ScoringApi(pulumi.ComponentResource):
             ),
             parent=self,
         )
-        api = aws.apigatewayv2.Api(
-            f"{name}-api",
-            protocol_type="HTTP",
+        api, stage = lambda_http_api(
+            name,
+            function,
+            route=ROUTE,
             description=f"mlkit scoring API of {name}",
-            tags=resource_tags(f"{name}-api", tags),
-            opts=child,
-        )
-        integration = aws.apigatewayv2.Integration(
-            f"{name}-integration",
-            api_id=api.id,
-            integration_type="AWS_PROXY",
-            integration_uri=function.invoke_arn,
-            payload_format_version="2.0",
-            timeout_milliseconds=15000,
-            opts=child,
-        )
-        route_auth: dict[str, Any] = {"authorization_type": "AWS_IAM"}
-        if args.jwt is not None:
-            authorizer = aws.apigatewayv2.Authorizer(
-                f"{name}-jwt",
-                api_id=api.id,
-                authorizer_type="JWT",
-                identity_sources=["$request.header.Authorization"],
-                jwt_configuration={
-                    "issuer": args.jwt.issuer,
-                    "audiences": list(args.jwt.audience),
-                },
-                opts=child,
-            )
-            route_auth = {"authorization_type": "JWT", "authorizer_id": authorizer.id}
-        aws.apigatewayv2.Route(
-            f"{name}-route",
-            api_id=api.id,
-            route_key=ROUTE,
-            target=pulumi.Output.concat("integrations/", integration.id),
-            **route_auth,
-            opts=child,
-        )
-        stage = aws.apigatewayv2.Stage(
-            f"{name}-stage",
-            api_id=api.id,
-            name="$default",
-            auto_deploy=True,
-            access_log_settings={
-                "destination_arn": access_logs.arn,
-                "format": ACCESS_LOG_FORMAT,
-            },
-            default_route_settings={
-                "throttling_rate_limit": args.throttle_rate,
-                "throttling_burst_limit": args.throttle_burst,
-            },
-            tags=resource_tags(f"{name}-stage", tags),
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
-            opts=child,
+            jwt=args.jwt,
+            access_log_arn=access_logs.arn,
+            throttle_rate=args.throttle_rate,
+            throttle_burst=args.throttle_burst,
+            tags=tags,
+            parent=self,
         )
         self.api_endpoint = api.api_endpoint
         self.score_url = pulumi.Output.concat(stage.invoke_url, "score")

@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mlkit.settings import InstanceType, Section, backend_setting
-from modules.serving import BACKENDS
+from mlkit.settings import InstanceType, ScheduleExpression, Section, backend_setting
+from modules.serving import BACKENDS, BATCH_BACKENDS
 
 Backend = backend_setting(BACKENDS)
+BatchBackend = backend_setting(BATCH_BACKENDS)
 
 
 class ServingSettings(Section):
@@ -62,4 +63,46 @@ class ServingSettings(Section):
             raise ValueError("apiAuth jwt needs jwtIssuer and jwtAudience")
         if self.shadow_model_version and not self.model_version:
             raise ValueError("shadowModelVersion: needs a modelVersion to shadow")
+        return self
+
+
+class BatchServingSettings(Section):
+    """Nightly batch scoring of every active user into the lookup table, and the lookup API."""
+
+    backend: BatchBackend = "dynamodb"
+    """Batch serving implementation."""
+    model_version: int | None = Field(None, ge=1)
+    """Version of the stack's own model package group to score with; `mlkit promote STACK
+    VERSION` writes it after checking that it is Approved. None deploys everything but the
+    scoring pipeline and its schedule (a fresh account has no model yet)."""
+    schedule: ScheduleExpression = "cron(0 5 * * ? *)"
+    """When the scoring pipeline starts (UTC); default daily at 05:00, after the features."""
+    top_n: int = Field(20, ge=1, le=1000)
+    """Items recommended per user (and popular items for unknown users)."""
+    active_days: int = Field(30, ge=1, le=365)
+    """Users with an interaction in this many days are scored."""
+    retention_days: int = Field(14, ge=2, le=365)
+    """Days a loaded generation's items live after its load (TTL); the freshness alarm must
+    fire well before a served generation gets this old."""
+    pointer_cache_seconds: int = Field(60, ge=0, le=3600)
+    """How long a lookup function reuses the current generation it read."""
+    transform_instance_type: InstanceType = "ml.m5.large"
+    """Instance type of the batch transform."""
+    transform_instance_count: int = Field(1, ge=1, le=100)
+    """Instances of the batch transform."""
+    api_auth: Literal["iam", "jwt"] = "iam"
+    """Lookup API authorization: SigV4-signed callers, or a JWT from an identity provider."""
+    jwt_issuer: str | None = None
+    """Issuer URL, required with `apiAuth: jwt`."""
+    jwt_audience: tuple[str, ...] = ()
+    """Accepted audiences, required with `apiAuth: jwt`."""
+    throttle_rate: int = Field(500, ge=1, le=10_000)
+    """Steady lookups per second the API accepts."""
+    throttle_burst: int = Field(1000, ge=1, le=5_000)
+    """Burst of lookups the API accepts."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BatchServingSettings:
+        if self.api_auth == "jwt" and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("apiAuth jwt needs jwtIssuer and jwtAudience")
         return self

@@ -25,15 +25,18 @@ import pulumi_aws as aws
 from functions.training.definition import (
     CODE_FILES,
     FEATURE_GROUPS,
-    HERE,
     MONITORING_BASELINES_PREFIX,
     TABLE_PARAMETERS,
     load_template,
     render_definition,
 )
+from modules.athena import ATHENA_QUERY_ACTIONS, athena_workgroup
+from modules.athena import workgroup_arn as athena_workgroup_arn
 from modules.common import resource_tags
+from modules.pipelines import sagemaker_pipeline, upload_code
 from modules.platform import Platform
 from modules.security.iam import allow, sagemaker_job_statements, service_role
+from modules.security.iam import image_repository_arn as image_repository_arn
 from modules.training.contract import BACKENDS
 from modules.training.contract import TrainingPipeline as TrainingPipeline
 
@@ -70,22 +73,16 @@ IMAGE_LIFECYCLE = {
 }
 
 
-PROJECT_DIR = HERE.parents[1]
-"""The kit's folder: code assets are named relative to it (the Pulumi program's directory)."""
 OFFLINE_GROUPS = FEATURE_GROUPS
 """Feature groups whose offline-store tables the data set is built from (`offline_tables`)."""
 BASE_GROUP = FEATURE_GROUPS[0]
 """The group the others are joined to; its record identifier keys the labels."""
-ATHENA_ENGINE_VERSION = "Athena engine version 3"
 ATHENA_RESULTS_PREFIX = "training/athena-results/"
 """Key prefix of the workgroup's enforced query results location in the artifacts bucket
 (for an UNLOAD, Athena writes only the query's metadata and manifest files there)."""
 ATHENA_RESULTS_EXPIRY_DAYS = 7
 """The platform base expires objects under ATHENA_RESULTS_PREFIX after this many days (one
 lifecycle configuration per bucket: the artifacts bucket's own, see blueprints/_base.py)."""
-BYTES_PER_GB = 10**9
-ATHENA_MIN_CUTOFF_BYTES = 10_485_760
-"""The provider's minimum per-query cutoff (10 MiB; the Athena API's is 10,000,000 bytes)."""
 LABELS_PREFIX = "ground-truth/labels/"
 """Key prefix of the ground-truth CSV files (`<record id>,<label>`, a header row allowed) in
 the artifacts bucket, under the labels table."""
@@ -93,12 +90,6 @@ LABELS_TABLE = "labels"
 LABELS_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
 LABELS_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
 LABELS_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-ATHENA_ACTIONS = [
-    "athena:GetQueryExecution",
-    "athena:GetWorkGroup",
-    "athena:StartQueryExecution",
-    "athena:StopQueryExecution",
-]
 CATALOG_READ_ACTIONS = [
     "glue:BatchGetPartition",
     "glue:GetDatabase",
@@ -112,14 +103,6 @@ IMAGE_PARAMETERS = {
     "training": "TrainingImageUri",
     "monitoring": "MonitoringImageUri",
 }
-
-
-def image_repository_arn(image_uri: str) -> str:
-    """`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` -> the repository's ARN."""
-    registry, _, path = image_uri.partition("/")
-    account, _, rest = registry.partition(".dkr.ecr.")
-    region = rest.split(".amazonaws.com")[0]
-    return f"arn:aws:ecr:{region}:{account}:repository/{path.split(':')[0]}"
 
 
 @dataclass
@@ -197,8 +180,6 @@ class Training(pulumi.ComponentResource):
             raise ValueError(f"images needs exactly {sorted(IMAGE_PARAMETERS)}")
         if set(args.offline_tables) != set(OFFLINE_GROUPS):
             raise ValueError(f"offline_tables needs exactly the groups {sorted(OFFLINE_GROUPS)}")
-        if args.athena_scan_limit_gb * BYTES_PER_GB < ATHENA_MIN_CUTOFF_BYTES:
-            raise ValueError("athena_scan_limit_gb must be at least 1")
         label_columns = labels_columns(args.feature_schema)
         tags = platform.component_tags("training") | dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
@@ -223,19 +204,9 @@ class Training(pulumi.ComponentResource):
             policy=json.dumps(IMAGE_LIFECYCLE, sort_keys=True),
             opts=child,
         )
-        code_objects = [
-            aws.s3.BucketObjectv2(
-                f"{name}-code-{path.stem.replace('_', '-')}",
-                bucket=platform.artifacts_bucket_name,
-                key=f"training/code/{path.name}",
-                source=pulumi.FileAsset(path.relative_to(PROJECT_DIR).as_posix()),
-                server_side_encryption="aws:kms",
-                kms_key_id=key_arn,
-                tags=resource_tags(f"{name}-code-{path.stem.replace('_', '-')}", tags),
-                opts=child,
-            )
-            for path in CODE_FILES
-        ]
+        code_objects = upload_code(
+            name, platform, paths=CODE_FILES, key_prefix="training/code/", tags=tags, parent=self
+        )
         schema_object = aws.s3.BucketObjectv2(
             f"{name}-feature-schema",
             bucket=platform.artifacts_bucket_name,
@@ -249,34 +220,16 @@ class Training(pulumi.ComponentResource):
         )
 
         # Athena: the data-set query runs here, whatever the caller asks for (enforced).
-        workgroup = aws.athena.Workgroup(
-            f"{name}-athena",
-            name=name,
+        workgroup = athena_workgroup(
+            name,
+            platform,
             description=f"mlkit training data sets of {name} (point-in-time joins, UNLOAD)",
-            state="ENABLED",
-            configuration={
-                "enforce_workgroup_configuration": True,
-                "publish_cloudwatch_metrics_enabled": True,
-                "bytes_scanned_cutoff_per_query": args.athena_scan_limit_gb * BYTES_PER_GB,
-                "engine_version": {"selected_engine_version": ATHENA_ENGINE_VERSION},
-                "result_configuration": {
-                    "output_location": pulumi.Output.concat(
-                        artifacts_uri, "/", ATHENA_RESULTS_PREFIX
-                    ),
-                    "encryption_configuration": {
-                        "encryption_option": "SSE_KMS",
-                        "kms_key_arn": key_arn,
-                    },
-                    "expected_bucket_owner": platform.account_id,
-                },
-            },
-            force_destroy=durability.force_destroy,
-            tags=resource_tags(f"{name}-athena", tags),
-            opts=child,
+            results_prefix=ATHENA_RESULTS_PREFIX,
+            scan_limit_gb=args.athena_scan_limit_gb,
+            tags=tags,
+            parent=self,
         )
-        workgroup_arn = pulumi.Output.concat(
-            "arn:aws:athena", region_account, "workgroup/", workgroup.name
-        )
+        workgroup_arn = athena_workgroup_arn(platform, workgroup)
         # The labels get a database of their own: the feature store's catalog is that
         # component's (its writer role may create and update every table in it), and the
         # labels belong to training whichever feature store backend a stack uses.
@@ -352,7 +305,7 @@ class Training(pulumi.ComponentResource):
                     [bucket, args.offline_bucket_arn],
                     sid="BucketLocation",
                 ),
-                allow(ATHENA_ACTIONS, [workgroup_arn], sid="AthenaQueries"),
+                allow(ATHENA_QUERY_ACTIONS, [workgroup_arn], sid="AthenaQueries"),
                 allow(
                     CATALOG_READ_ACTIONS,
                     [
@@ -446,36 +399,18 @@ class Training(pulumi.ComponentResource):
             "ModelPackageGroupName": args.model_package_group_name,
             "CodeVersion": args.code_version,
         }
-        template = load_template()
-        definition = pulumi.Output.all(
-            subnets=platform.subnet_ids,
-            security_groups=platform.security_group_ids,
-            kms_key_arn=key_arn,
-            role_arn=role.arn,
-            defaults=defaults,
-        ).apply(
-            lambda v: json.dumps(
-                render_definition(
-                    template,
-                    subnet_ids=v["subnets"],
-                    security_group_ids=v["security_groups"],
-                    kms_key_arn=v["kms_key_arn"],
-                    role_arn=v["role_arn"],
-                    parameter_defaults=v["defaults"],
-                ),
-                sort_keys=True,
-            )
-        )
-        pipeline = aws.sagemaker.Pipeline(
-            f"{name}-pipeline",
-            pipeline_name=name,
-            pipeline_display_name=name,
-            pipeline_description="Fraud model: data set (Athena) -> validate -> train -> "
+        pipeline = sagemaker_pipeline(
+            name,
+            platform,
+            render=render_definition,
+            template=load_template(),
+            role=role,
+            parameter_defaults=defaults,
+            description="Fraud model: data set (Athena) -> validate -> train -> "
             "evaluate -> gate -> register -> publish the version's baseline",
-            pipeline_definition=definition,
-            role_arn=role.arn,
-            tags=resource_tags(f"{name}-pipeline", tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*code_objects, schema_object]),
+            tags=tags,
+            parent=self,
+            depends_on=[*code_objects, schema_object],
         )
         self.pipeline_name = pipeline.pipeline_name
         self.pipeline_arn = pipeline.arn
@@ -502,3 +437,10 @@ def labels_columns(feature_schema: Mapping[str, Any]) -> tuple[str, str]:
     if record_id == label:
         raise ValueError("feature_schema's label must differ from the record identifier")
     return str(record_id), str(label)
+
+
+# The ranking role's backends register on import.
+from modules.training.contract import RANKING_BACKENDS as RANKING_BACKENDS  # noqa: E402
+from modules.training.contract import RankingPipeline as RankingPipeline  # noqa: E402
+from modules.training.ranking import RankingTraining as RankingTraining  # noqa: E402
+from modules.training.ranking import RankingTrainingArgs as RankingTrainingArgs  # noqa: E402

@@ -1,5 +1,5 @@
 """Every processing and training step of a SageMaker pipeline runs in the VPC, isolated (the
-kit's networked data-set step excepted from isolation, never from the VPC)."""
+kit's networked Athena steps excepted from isolation, never from the VPC)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from policies.training._pipeline import (
     section,
 )
 
-NETWORKED_STEPS = ("BuildDataset",)
-"""Steps that may run without network isolation, still in the VPC: the kit's data-set step,
-which calls Athena through the VPC's interface endpoint. Must equal
-`functions.training.definition.NETWORKED_STEPS` (the policy pack imports only itself; a test
-compares the two)."""
+NETWORKED_STEPS = ("BuildDataset", "BuildInteractions", "ListActiveUsers")
+"""Steps that may run without network isolation, still in the VPC: the kit's Athena steps
+(the fraud data set; the recommender's training interactions and active users), which call
+Athena through the VPC's interface endpoint. Must equal the networked steps the kit's
+pipeline definitions declare (the policy pack imports only itself; a test compares them)."""
 
 
 def _ids(step: Step, vpc: Mapping[str, Any], key: str, what: str) -> Iterable[str]:
@@ -65,14 +65,14 @@ CONTROL = Control(
     id="aws-sagemaker-pipeline-steps-vpc-isolated",
     description="Every processing and training step of a SageMaker pipeline runs in the VPC "
     "(subnets and security groups set, no template placeholder left) with network isolation; "
-    f"only the networked data-set step ({', '.join(NETWORKED_STEPS)}) may run without "
-    "isolation, and it too must run in the VPC.",
+    f"only the networked Athena steps ({', '.join(NETWORKED_STEPS)}) may run without "
+    "isolation, and they too must run in the VPC.",
     why="Pipeline jobs read the offline feature store and the labels; in the VPC with network "
     "isolation a compromised container or dependency cannot send training data out. The "
     "anchors check training jobs after they ran; this checks every job step (processing "
-    "too, also inside condition branches) before the pipeline is deployed. The data-set step "
-    "drives Athena, an API call a network-isolated container cannot make: it runs in the "
-    "private subnets (no NAT), so it reaches only the VPC's endpoints.",
+    "too, also inside condition branches) before the pipeline is deployed. The Athena steps "
+    "drive Athena, an API call a network-isolated container cannot make: they run in the "
+    "private subnets (no NAT), so they reach only the VPC's endpoints.",
     severity="high",
     mirrors=(
         "prowler sagemaker_training_jobs_vpc_settings_configured",

@@ -267,7 +267,72 @@ def test_a_first_load_writes_every_user_and_publishes_the_pointer(store, capsys)
     assert result == expected
     (line,) = log_lines(capsys)
     assert isinstance(line.pop("seconds"), float)
-    assert line == expected | {"loader": "recommendations", "prefix": event["prefix"]}
+    assert line.pop("_aws") == {
+        "Timestamp": int(NOW.timestamp() * 1000),
+        "CloudWatchMetrics": [
+            {
+                "Namespace": "mlkit/Recommendations",
+                "Dimensions": [["Table"]],
+                "Metrics": [
+                    {"Name": "GenerationsLoaded", "Unit": "Count"},
+                    {"Name": "UsersLoaded", "Unit": "Count"},
+                ],
+            }
+        ],
+    }
+    assert line == expected | {
+        "loader": "recommendations",
+        "prefix": event["prefix"],
+        "Table": TABLE,
+        "GenerationsLoaded": 1,
+        "UsersLoaded": 3,
+    }
+
+
+def test_a_manifest_with_lineage_and_active_users_is_kept_and_gives_coverage(store, capsys) -> None:
+    manifest = {
+        "users": 3,
+        "popular": POPULAR,
+        "active_users": 4,
+        "pipeline_execution": "arn:aws:sagemaker:eu-west-1:111122223333:pipeline/p/execution/e1",
+        "data_set": "s3://artifacts/scoring/e1/ListActiveUsers/users/",
+    }
+    event = put_output(store.s3, G1, users(3), manifest=manifest)
+
+    result = loader.handler(event, None)
+
+    assert result["active_users"] == 4
+    current = pointer(store)
+    assert current["active_users"] == {"N": "4"}
+    assert current["pipeline_execution"] == {"S": manifest["pipeline_execution"]}
+    assert current["data_set"] == {"S": manifest["data_set"]}
+    (line,) = log_lines(capsys)
+    assert line["Coverage"] == 0.75
+    assert line["_aws"]["CloudWatchMetrics"][0]["Metrics"][-1] == {
+        "Name": "Coverage",
+        "Unit": "None",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("active_users", 2, "active_users must be an integer of at least users"),
+        ("active_users", True, "active_users must be an integer of at least users"),
+        ("pipeline_execution", "", "pipeline_execution must be a string of 1 to 2048 bytes"),
+        ("data_set", "x" * 2049, "data_set must be a string of 1 to 2048 bytes"),
+        ("data_set", 7, "data_set must be a string of 1 to 2048 bytes"),
+    ],
+)
+def test_a_bad_lineage_or_active_count_is_refused(store, field, value, message) -> None:
+    manifest = {"users": 3, "popular": POPULAR, field: value}
+    event = put_output(store.s3, G1, users(3), manifest=manifest)
+
+    with pytest.raises(loader.InvalidInput) as raised:
+        loader.handler(event, None)
+
+    assert message in str(raised.value)
+    assert pointer(store) is None
 
 
 def test_users_are_written_25_a_call(store, monkeypatch) -> None:

@@ -140,11 +140,14 @@ def test_pipeline_steps_without_network_isolation() -> None:
 
 
 def test_only_the_networked_steps_may_run_without_isolation() -> None:
+    from functions.recommendations.pipelines.definition import SCORING, TRAINING
     from functions.training.definition import NETWORKED_STEPS
     from policies.training import aws_sagemaker_pipeline_steps_vpc_isolated as control
 
     # The pack imports only itself: its copy must name the kit's networked steps exactly.
-    assert control.NETWORKED_STEPS == NETWORKED_STEPS == ("BuildDataset",)
+    declared = (*NETWORKED_STEPS, *TRAINING.networked_steps, *SCORING.networked_steps)
+    assert control.NETWORKED_STEPS == declared
+    assert declared == ("BuildDataset", "BuildInteractions", "ListActiveUsers")
     document = definition()
     condition = steps(document)["Gate"]["Arguments"]
     condition["IfSteps"].append(networked("BuildDatasetCopy"))

@@ -22,7 +22,9 @@ Table (partition key ``pk`` S, sort key ``sk`` S, TTL attribute ``expires_at``):
 * ``pk = "POINTER"``, ``sk = "CURRENT"``: ``generation``, ``model_version``, ``generated_at``
   (ISO-8601 UTC of the generation id: when it was scored), ``loaded_at`` (ISO-8601 UTC of the
   swap), ``users`` (N, count loaded), ``popular`` (L of S, ranked: for unknown users) and
-  ``previous`` (the generation it replaced; absent after the first load). It never expires.
+  ``previous`` (the generation it replaced; absent after the first load), and the manifest's
+  ``active_users``, ``pipeline_execution`` and ``data_set`` when it has them. It never
+  expires.
 
 RETENTION_DAYS must exceed the longest time a generation may stay current (nightly loads
 failing for that long) by a margin, else TTL removes the served generation's items and every
@@ -36,7 +38,10 @@ that they sort in time order as strings; one more than an hour ahead of the cloc
 (it would block every later load). Under the prefix:
 
 * ``manifest.json``: ``{"users": <expected user count, >= 1>, "popular": [item ids, ranked]}``,
-  optionally ``"generation"`` and ``"model_version"``, which must then match the event.
+  optionally ``"generation"`` and ``"model_version"``, which must then match the event;
+  ``"active_users"`` (users scored, at least ``users``: the generation's coverage is
+  users / active_users); ``"pipeline_execution"`` and ``"data_set"`` (lineage strings of at
+  most 2 KB, kept on the pointer item).
 * The output files: every key under the prefix ending in ``.out`` (batch transform's naming)
   or ``.jsonl``, read in key order. JSON Lines, one object per user:
   ``{"user_id": ..., "items": [...], "scores": [...]}``; ``scores`` optional; blank lines
@@ -57,6 +62,10 @@ Per invocation
 4. The pointer is put with a condition: it still names the generation read in step 1 (or is
    still absent) and the new generation sorts after it. A stale or concurrent load therefore
    cannot roll it back, and a pointer moved during the load refuses the swap.
+
+A published generation's outcome line carries its metrics in CloudWatch's embedded metric
+format (namespace ``mlkit/Recommendations``, dimension ``Table``): ``GenerationsLoaded``,
+``UsersLoaded`` and, with ``active_users``, ``Coverage``.
 
 Any failure raises ``LoadError`` (a subclass says which kind) whose message names the prefix
 and what was wrong (``file:line`` for input lines), with the pointer untouched. Bad
@@ -109,9 +118,17 @@ RETENTION_DAYS_MAX = 365
 # A generation id this far ahead of the clock is a mistake that would block later loads.
 FUTURE_TOLERANCE = timedelta(hours=1)
 MANIFEST = "manifest.json"
+LINEAGE_KEYS = ("pipeline_execution", "data_set")
+"""Optional manifest strings kept on the pointer: the scoring run and the data it read."""
+LINEAGE_MAX_BYTES = 2048
+METRICS_NAMESPACE = "mlkit/Recommendations"
+"""CloudWatch namespace of the loader's metrics (embedded metric format: log lines CloudWatch
+turns into metrics, so the loader needs no cloudwatch:PutMetricData)."""
 OUTPUT_SUFFIXES = (".out", ".jsonl")
 LINE_KEYS = frozenset({"user_id", "items", "scores"})
-MANIFEST_KEYS = frozenset({"users", "popular", "generation", "model_version"})
+MANIFEST_KEYS = frozenset(
+    {"users", "popular", "generation", "model_version", "active_users", *LINEAGE_KEYS}
+)
 # DynamoDB: 400 KB per item (names and values), 25 puts per BatchWriteItem.
 MAX_ITEM_BYTES = 400_000  # "400 KB", read as the smaller decimal figure
 BATCH_SIZE = 25
@@ -397,6 +414,10 @@ def parse_line(line: bytes, top_n: int) -> Recommendation:
 class Manifest:
     users: int
     popular: tuple[str, ...]
+    active_users: int | None = None
+    """Users the generation was scored for (its coverage is users / active_users)."""
+    lineage: tuple[tuple[str, str], ...] = ()
+    """(key, value) of the LINEAGE_KEYS the manifest has."""
 
 
 def parse_manifest(raw: bytes, request: LoadRequest, top_n: int) -> Manifest:
@@ -416,13 +437,25 @@ def parse_manifest(raw: bytes, request: LoadRequest, top_n: int) -> Manifest:
     if "popular" not in data:
         raise ValueError("no popular items")
     popular = parse_item_ids(data["popular"], top_n, "popular")
+    active = data.get("active_users")
+    if active is not None and (
+        not isinstance(active, int) or isinstance(active, bool) or active < users
+    ):
+        raise ValueError("active_users must be an integer of at least users")
+    lineage = []
+    for name in LINEAGE_KEYS:
+        if name in data:
+            value = data[name]
+            if not isinstance(value, str) or not 0 < len(value.encode()) <= LINEAGE_MAX_BYTES:
+                raise ValueError(f"{name} must be a string of 1 to {LINEAGE_MAX_BYTES} bytes")
+            lineage.append((name, value))
     for name, expected in (
         ("generation", request.generation),
         ("model_version", request.model_version),
     ):
         if name in data and data[name] != expected:
             raise ValueError(f"{name} {data[name]!r} is not the event's {expected!r}")
-    return Manifest(users, popular)
+    return Manifest(users, popular, active, tuple(lineage))
 
 
 def user_item(
@@ -618,6 +651,9 @@ def swap_pointer(
         "users": {"N": str(users)},
         "popular": {"L": [{"S": item} for item in manifest.popular]},
     }
+    if manifest.active_users is not None:
+        item["active_users"] = {"N": str(manifest.active_users)}
+    item.update({name: {"S": value} for name, value in manifest.lineage})
     condition: dict[str, Any]
     if previous is None:
         condition = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -724,7 +760,8 @@ def load(settings: Settings, request: LoadRequest, at: datetime) -> dict[str, An
             f"generation {request.generation} was not published",
         )
     swap_pointer(settings, request, manifest, written, pointer, at)
-    return {
+    active = {} if manifest.active_users is None else {"active_users": manifest.active_users}
+    return active | {
         "loaded": True,
         "generation": request.generation,
         "model_version": request.model_version,
@@ -733,6 +770,31 @@ def load(settings: Settings, request: LoadRequest, at: datetime) -> dict[str, An
         "generated_at": _iso(request.generated_at),
         "loaded_at": _iso(at),
         "table": settings.table_name,
+    }
+
+
+def load_metrics(table: str, users: int, active_users: int | None, at: datetime) -> dict[str, Any]:
+    """The metrics of a published generation, in CloudWatch's embedded metric format (fields
+    of the outcome's log line), per table: GenerationsLoaded (1; the freshness alarm fires
+    when none arrives for its window), UsersLoaded and, when the manifest counts the users
+    scored, Coverage (users loaded over users scored, 0 to 1)."""
+    metrics = [
+        {"Name": "GenerationsLoaded", "Unit": "Count"},
+        {"Name": "UsersLoaded", "Unit": "Count"},
+    ]
+    values: dict[str, Any] = {"GenerationsLoaded": 1, "UsersLoaded": users}
+    if active_users:
+        metrics.append({"Name": "Coverage", "Unit": "None"})
+        values["Coverage"] = users / active_users
+    return {
+        "_aws": {
+            "Timestamp": int(at.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {"Namespace": METRICS_NAMESPACE, "Dimensions": [["Table"]], "Metrics": metrics}
+            ],
+        },
+        "Table": table,
+        **values,
     }
 
 
@@ -765,5 +827,10 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             }
         )
         raise
-    _log(record | result | {"seconds": round(time.perf_counter() - started, 3)})
+    metrics = (
+        load_metrics(settings.table_name, result["users"], result.get("active_users"), at)
+        if result["loaded"]
+        else {}
+    )
+    _log(record | result | metrics | {"seconds": round(time.perf_counter() - started, 3)})
     return result

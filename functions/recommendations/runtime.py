@@ -1,0 +1,31 @@
+"""The batch recommender's job code as files: what the kit uploads flat (by file name) under
+a pipeline's `CodeS3Uri`, so that every job finds the others next to it.
+
+The processing jobs run `python3 /opt/ml/processing/input/code/<script>.py` and the training
+job `python3 /opt/ml/input/data/code/train.py`, with the whole code prefix there: scripts
+import their flat neighbours by module name (`import sql`, `import athena_unload`, and
+through it the fraud pipeline's `build_dataset`, whose Athena UNLOAD runner they share).
+BuildInteractions reads `training_set.sql` from its `sql` input
+(/opt/ml/processing/input/sql, the same file); ListActiveUsers reads `active_users.sql` and
+`popular_items.sql` from the code prefix itself (every `sql/*.sql` is uploaded there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS_DIR = HERE / "scripts"
+SQL_DIR = HERE / "sql"
+SQL_MODULE = HERE / "sql.py"
+"""Placeholders and `render`/`fill`: the jobs render their queries with it."""
+SHARED_RUNNER = HERE.parent / "training" / "scripts" / "build_dataset.py"
+"""The fraud BuildDataset script: its Athena runner (`run_query`, `delete_prefix`, ...) is
+the one way the kit runs an UNLOAD; `scripts/athena_unload.py` imports it."""
+CODE_FILES: tuple[Path, ...] = (
+    *sorted(SCRIPTS_DIR.glob("*.py")),
+    SQL_MODULE,
+    SHARED_RUNNER,
+    *sorted(SQL_DIR.glob("*.sql")),
+)
+"""Upload these flat under `CodeS3Uri` (file names are unique)."""

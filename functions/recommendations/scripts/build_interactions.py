@@ -1,0 +1,184 @@
+"""BuildInteractions step of the batch recommender's training pipeline: the point-in-time
+training set, built by Athena over the lake and the user_features offline store.
+
+Processing job, SKLearn 1.4-2 image (Python 3.10, boto3), in the VPC without network
+isolation (Athena through its interface endpoint, S3 through the gateway endpoint). No mlkit
+imports: it imports its flat neighbours `sql` (rendering) and `athena_unload` (the fraud
+runner's UNLOAD), uploaded with it (functions/recommendations/runtime.py, CODE_FILES).
+
+Input: /opt/ml/processing/input/sql/training_set.sql (`--sql` to override).
+What it does: renders training_set.sql with `{as_of}` = the fixed time `--as-of` (default:
+the start of the current UTC day, when the day's feature records are stamped); runs it in
+the workgroup as `UNLOAD ... partitioned_by split` to a staging prefix of this run; copies
+the files into place; removes the staging prefix (also on failure).
+
+Outputs, under `--output-s3-uri`:
+    train/*.csv, holdout/*.csv   `user_id,item_id,weight`, no header, one row per (user,
+                                 item) of the split, weight > 0 (the sum; Athena writes it
+                                 as a double's text, e.g. `3.0`; parse with float())
+    build.json, training_set.sql written to `--output` (default /opt/ml/processing/output),
+                                 which the pipeline uploads to the same S3 prefix:
+        build.json = {"asOf", "window": {"start", "cutoff", "end"}, "windowDays",
+        "holdoutDays", "queryExecutionId", "workGroup", "dataScannedInBytes",
+        "engineExecutionTimeInMillis", "files": {"train": n, "holdout": n}}
+Train is (start, cutoff], holdout (cutoff, end], end = as_of, cutoff = as_of - holdout
+days, start = cutoff - window days; the point-in-time rule is in training_set.sql's header.
+Exit 1 with one line on stderr when the query fails or either split is empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import athena_unload
+import sql
+
+INPUT_SQL = Path("/opt/ml/processing/input/sql")
+OUTPUT = Path("/opt/ml/processing/output")
+PARTS = ("train", "holdout")
+COLUMNS = ("user_id", "item_id", "weight", "split")
+DAY_MS = 86_400_000
+UTC = timezone.utc  # noqa: UP017 - the processing image runs Python 3.10 (no datetime.UTC)
+
+
+def start_of_day(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def as_of_time(text: str | None, now: Callable[[], datetime]) -> datetime:
+    """`--as-of` (ISO-8601, naive = UTC, milliseconds kept), or the start of today (UTC)."""
+    if not text:
+        return start_of_day(now())
+    moment = athena_unload.parse_as_of(text)
+    return moment - timedelta(microseconds=moment.microsecond % 1000)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clients: Callable[[str | None], tuple[Any, Any]] = athena_unload.clients,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Entry point of the processing job."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--workgroup", required=True, help="Athena workgroup (engine v3)")
+    parser.add_argument("--lake-database", required=True)
+    parser.add_argument("--interactions-table", required=True)
+    parser.add_argument("--feature-database", required=True)
+    parser.add_argument("--user-features-table", required=True)
+    parser.add_argument("--window-days", type=int, required=True)
+    parser.add_argument("--holdout-days", type=int, required=True)
+    parser.add_argument("--as-of", help="ISO-8601 end of the holdout (default: today 00:00Z)")
+    parser.add_argument("--output-s3-uri", required=True, help="this step's dataset output")
+    parser.add_argument("--staging-s3-uri", required=True, help="prefix for the UNLOAD files")
+    parser.add_argument("--kms-key-arn", required=True, help="the stack key (results, copies)")
+    parser.add_argument("--query-timeout-seconds", type=float, default=6600.0)
+    parser.add_argument("--run-id", default=None, help="staging sub-prefix (default: random)")
+    parser.add_argument("--sql", type=Path, default=INPUT_SQL, help="directory of the SQL")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    for name in ("window_days", "holdout_days"):
+        if not 1 <= getattr(args, name) <= sql.MAX_DAYS:
+            parser.error(f"--{name.replace('_', '-')} must be from 1 to {sql.MAX_DAYS}")
+
+    run = f"{args.staging_s3_uri.rstrip('/')}/{args.run_id or uuid.uuid4().hex}"
+    s3 = None
+    try:
+        as_of = as_of_time(args.as_of, now)
+        template = (args.sql / "training_set.sql").read_text(encoding="utf-8")
+        query = sql.fill(
+            template,
+            {
+                "lake_database": args.lake_database,
+                "interactions_table": args.interactions_table,
+                "feature_database": args.feature_database,
+                "user_features_table": args.user_features_table,
+                "window_days": args.window_days,
+                "holdout_days": args.holdout_days,
+                "as_of": sql.as_of_literal(as_of),
+            },
+        )
+        unloaded = f"{run}/data/"
+        athena, s3 = clients(args.region)
+        execution = athena_unload.run_query(
+            athena,
+            athena_unload.unload_statement(query, unloaded, COLUMNS, "split"),
+            workgroup=args.workgroup,
+            database=args.lake_database,
+            output_location=f"{run}/results/",
+            kms_key_arn=args.kms_key_arn,
+            timeout_seconds=args.query_timeout_seconds,
+            sleep=sleep,
+        )
+        written = athena_unload.publish_parts(
+            s3, unloaded, args.output_s3_uri, args.kms_key_arn, "split", PARTS
+        )
+        end_ms = int(as_of.timestamp() * 1000)
+        cutoff_ms = end_ms - args.holdout_days * DAY_MS
+        window = {
+            "start": athena_unload.iso(cutoff_ms - args.window_days * DAY_MS),
+            "cutoff": athena_unload.iso(cutoff_ms),
+            "end": athena_unload.iso(end_ms),
+        }
+        if not written["train"]:
+            raise athena_unload.AthenaError(
+                f"no training interactions from {window['start']} to {window['cutoff']} "
+                "(of users with a live user_features record at the cutoff)"
+            )
+        if not written["holdout"]:
+            raise athena_unload.AthenaError(
+                f"no holdout interactions from {window['cutoff']} to {window['end']}"
+            )
+    except (athena_unload.AthenaError, sql.TemplateError, OSError) as error:
+        print(f"BuildInteractions failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if s3 is not None:
+            athena_unload.delete_prefix(s3, f"{run}/")
+
+    statistics = execution.get("Statistics", {})
+    build = {
+        "asOf": window["end"],
+        "window": window,
+        "windowDays": args.window_days,
+        "holdoutDays": args.holdout_days,
+        "queryExecutionId": execution["QueryExecutionId"],
+        "workGroup": args.workgroup,
+        "dataScannedInBytes": statistics.get("DataScannedInBytes"),
+        "engineExecutionTimeInMillis": statistics.get("EngineExecutionTimeInMillis"),
+        "files": {part: len(keys) for part, keys in written.items()},
+    }
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "training_set.sql").write_text(query.rstrip() + "\n", encoding="utf-8")
+    (args.output / "build.json").write_text(json.dumps(build, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"interactions: train {window['start']} .. {window['cutoff']}, holdout .. "
+        f"{window['end']}; files {build['files']}; Athena query {build['queryExecutionId']}"
+    )
+    return 0
+
+
+def _stop_on_sigterm() -> None:
+    """SageMaker stops a job with SIGTERM: raise, so the Athena query is stopped and the
+    staging files removed."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(f"BuildInteractions stopped (signal {signum})")
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+if __name__ == "__main__":
+    _stop_on_sigterm()
+    sys.exit(main())
