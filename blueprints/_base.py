@@ -100,7 +100,8 @@ def build_platform_base(
     artifact_expirations: Mapping[str, int] = ARTIFACT_EXPIRATIONS,
 ) -> PlatformBase:
     """The base of `stack`; `required_endpoints` are interface endpoints the blueprint's own
-    workloads cannot run without, added to those the settings list; `artifact_expirations`
+    workloads cannot run without, added to those the settings list (`athena` only while
+    `network.athenaJobsInVpc`: the jobs calling it run in the VPC); `artifact_expirations`
     are the scratch prefixes of the artifacts bucket its components write (prefix -> days)."""
     tags = settings.stack_tags()
     durability = Durability.from_setting(settings.durability)
@@ -149,7 +150,12 @@ def build_platform_base(
             availability_zones=availability_zones(settings),
             cidr_block=str(net.cidr_block),
             interface_endpoints=tuple(
-                dict.fromkeys([*net.interface_endpoints, *required_endpoints])
+                dict.fromkeys(
+                    [
+                        *net.interface_endpoints,
+                        *(e for e in required_endpoints if e != "athena" or net.athena_jobs_in_vpc),
+                    ]
+                )
             ),
             flow_logs=flow_logs if net.flow_logs else None,
             tags=tags,
@@ -193,6 +199,7 @@ def build_platform_base(
         security_group_ids=[network.workload_security_group_id],
         log_retention_days=alerting.log_retention_days,
         tracing=alerting.tracing,
+        athena_jobs_in_vpc=net.athena_jobs_in_vpc,
         access_log_bucket_name=access_logs,
         sagemaker_job_log_groups=alerting.sagemaker_job_log_groups,
         noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,

@@ -27,7 +27,7 @@ from blueprints._base import (
 )
 from functions.recommendations import sql
 from functions.recommendations.pipelines.definition import load_images
-from mlkit.blueprint import Blueprint
+from mlkit.blueprint import Blueprint, Targets
 from mlkit.stackfile import code_version
 from modules import feature_store, metadata, serving, training
 from modules.feature_store import FeatureGroupSpec, FeatureStoreArgs, offline_table_name
@@ -238,6 +238,7 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
                 images=images,
                 feature_database=features.catalog_database,
                 user_features_table=tables[USER_GROUP],
+                item_features_table=tables[ITEM_GROUP],
                 offline_bucket_arn=offline_bucket_arn,
                 schedule=serve.schedule,
                 active_days=serve.active_days,
@@ -388,4 +389,5 @@ BLUEPRINT = Blueprint(
         "5xx alarms; failed or stopped pipelines alert; dashboard",
     },
     build=build,
+    targets=Targets(idle_usd={"dev": 5.0, "prod": 150.0}, deploy_minutes={"prod": 10.0}),
 )

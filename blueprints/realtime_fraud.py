@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from blueprints._base import BASE_COMPONENTS, PlatformSettings, build_platform_base
 from functions.training.definition import load_images, monitoring_baseline_uri
-from mlkit.blueprint import Blueprint
+from mlkit.blueprint import Blueprint, Targets
 from mlkit.settings import Identifier, Section
 from mlkit.stackfile import code_version
 from modules import feature_store, metadata, monitoring, serving, training
@@ -574,4 +574,9 @@ BLUEPRINT = Blueprint(
         "feature freshness and dead-letter alarms; dashboard",
     },
     build=build,
+    targets=Targets(
+        idle_usd={"dev": 15.0, "prod": 300.0},
+        at_load_usd={"prod": 1500.0},
+        deploy_minutes={"prod": 20.0},
+    ),
 )

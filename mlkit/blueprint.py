@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,19 @@ if TYPE_CHECKING:
     from mlkit.settings import StackSettings
 
 BLUEPRINTS_DIR = Path(__file__).resolve().parent.parent / "blueprints"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a blueprint's stacks should cost and how fast they should first deploy, per
+    environment (the estimates page reports each as met or MISSED)."""
+
+    idle_usd: Mapping[str, float] = field(default_factory=lambda: {"dev": 15.0})
+    """Environment -> monthly cost with nothing running; default dev under $15."""
+    at_load_usd: Mapping[str, float] = field(default_factory=dict)
+    """Environment -> monthly cost at the declared load; default none."""
+    deploy_minutes: Mapping[str, float] = field(default_factory=lambda: {"prod": 20.0})
+    """Environment -> critical path of a first `pulumi up`; default prod under 20 minutes."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,8 @@ class Blueprint:
     """Component -> what it provisions in this blueprint, for `mlkit list` and the docs."""
     build: Callable[[Any, str], Mapping[str, Any]]
     """Builds the components for (settings, stack name); returns the stack outputs."""
+    targets: Targets = Targets()
+    """Cost and deploy-time targets of its stacks."""
 
 
 @cache

@@ -322,8 +322,6 @@ def render_policy_config(environment: str) -> str:
 
 
 # Targets the estimates are held to (issue: know before you deploy).
-DEV_FIXED_MONTHLY_TARGET_USD = 15.0
-PROD_CRITICAL_PATH_TARGET_MINUTES = 20.0
 
 
 @cache
@@ -360,9 +358,8 @@ def render_estimates() -> str:
         "of a first `pulumi up`, and policy results. Prices are the kit's table",
         "(`mlkit/data/prices.yaml`, on-demand list prices, not verified against the AWS",
         "Price List API); create times are typical figures with sources",
-        "(`mlkit/data/create_times.yaml`). Targets: a dev stack costs under "
-        f"${DEV_FIXED_MONTHLY_TARGET_USD:.0f} a month idle; a prod stack deploys in under "
-        f"{PROD_CRITICAL_PATH_TARGET_MINUTES:.0f} minutes.",
+        "(`mlkit/data/create_times.yaml`). Targets are each blueprint's (`targets` in its",
+        "composition file): idle and at-load cost per month, first-deploy minutes.",
         "",
         "| stack | environment | cloud resources | idle $/month | at load $/month "
         "| first deploy (min) | policies: mandatory / advisory violations | targets |",
@@ -372,17 +369,16 @@ def render_estimates() -> str:
         env = plan.settings.environment
         cost, time = plan.cost, plan.deploy_time.critical_path_minutes
         report = plan.policies
-        checks = []
-        if env == "dev":
-            ok = cost.fixed_monthly < DEV_FIXED_MONTHLY_TARGET_USD
-            checks.append(
-                f"idle < ${DEV_FIXED_MONTHLY_TARGET_USD:.0f}: {'met' if ok else 'MISSED'}"
+        targets = load_blueprint(plan.settings.blueprint).targets
+        checks = [
+            f"{label} < {unit}{limit:,.0f}{suffix}: {'met' if value < limit else 'MISSED'}"
+            for label, unit, suffix, limits, value in (
+                ("idle", "$", "", targets.idle_usd, cost.fixed_monthly),
+                ("at load", "$", "", targets.at_load_usd, cost.at_load_monthly),
+                ("deploy", "", " min", targets.deploy_minutes, time),
             )
-        if env == "prod":
-            ok = time < PROD_CRITICAL_PATH_TARGET_MINUTES
-            checks.append(
-                f"deploy < {PROD_CRITICAL_PATH_TARGET_MINUTES:.0f} min: {'met' if ok else 'MISSED'}"
-            )
+            if (limit := limits.get(env)) is not None
+        ]
         lines.append(
             f"| `{stack}` | {env} | {sum(plan.components().values())} "
             f"| {cost.fixed_monthly:,.2f} | {cost.at_load_monthly:,.2f} | {time:.1f} "

@@ -140,7 +140,6 @@ ScheduleExpression = Annotated[
 ]
 
 
-
 # A SageMaker schedule expression, e.g. cron(0 * ? * * *) for hourly.
 Cron = Annotated[str, Field(pattern=r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")]
 

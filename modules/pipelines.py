@@ -69,11 +69,15 @@ def sagemaker_pipeline(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
+    athena_steps: Sequence[str] = (),
     **render_args: pulumi.Input[Any],
 ) -> aws.sagemaker.Pipeline:
     """Pipeline `<name>` (resource `<name>-pipeline`): `render(template, subnet_ids=...,
     security_group_ids=..., kms_key_arn=..., role_arn=..., parameter_defaults=...,
-    **render_args)` with the platform's network and key and the resolved values, as JSON."""
+    **render_args)` with the platform's network and key and the resolved values, as JSON.
+    `athena_steps` (the template's networked steps) leave the VPC when the platform runs
+    Athena jobs outside it (`Platform.athena_jobs_in_vpc`)."""
+    outside_vpc = () if platform.athena_jobs_in_vpc else tuple(athena_steps)
     definition = pulumi.Output.all(
         subnets=platform.subnet_ids,
         security_groups=platform.security_group_ids,
@@ -83,14 +87,17 @@ def sagemaker_pipeline(
         extra=dict(render_args),
     ).apply(
         lambda v: json.dumps(
-            render(
-                template,
-                subnet_ids=v["subnets"],
-                security_group_ids=v["security_groups"],
-                kms_key_arn=v["kms_key_arn"],
-                role_arn=v["role_arn"],
-                parameter_defaults=v["defaults"],
-                **v["extra"],
+            without_vpc(
+                render(
+                    template,
+                    subnet_ids=v["subnets"],
+                    security_group_ids=v["security_groups"],
+                    kms_key_arn=v["kms_key_arn"],
+                    role_arn=v["role_arn"],
+                    parameter_defaults=v["defaults"],
+                    **v["extra"],
+                ),
+                outside_vpc,
             ),
             sort_keys=True,
         )
@@ -105,6 +112,25 @@ def sagemaker_pipeline(
         tags=resource_tags(f"{name}-pipeline", tags),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
+
+
+def without_vpc(definition: dict[str, Any], steps: Sequence[str]) -> dict[str, Any]:
+    """`definition` with the processing steps named in `steps` taken out of the VPC (their
+    `NetworkConfig.VpcConfig` removed; isolation stays as it was, off for these steps).
+    Raises ValueError for a step that is not a processing step of the definition."""
+    if not steps:
+        return definition
+    found = {
+        step["Name"]: step
+        for step in definition.get("Steps", [])
+        if step.get("Type") == "Processing" and step["Name"] in steps
+    }
+    missing = sorted(set(steps) - set(found))
+    if missing:
+        raise ValueError(f"no processing steps {missing} in the pipeline definition")
+    for step in found.values():
+        step["Arguments"]["NetworkConfig"].pop("VpcConfig", None)
+    return definition
 
 
 def pipeline_schedule(

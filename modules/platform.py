@@ -43,6 +43,10 @@ class Platform:
     """Lifecycle of replaced object versions in the stack's buckets."""
     tracing: bool = False
     """Functions are traced with X-Ray (active tracing)."""
+    athena_jobs_in_vpc: bool = True
+    """Pipeline jobs that call Athena run in the private subnets (through the VPC's `athena`
+    endpoint); False: on SageMaker's network, outside the VPC (the `network.athenaJobsInVpc`
+    setting)."""
     sagemaker_job_log_groups: bool = False
     """The stack made SageMaker's job log groups (`/aws/sagemaker/ProcessingJobs`,
     `/aws/sagemaker/TrainingJobs`) with its key and retention: job roles may not create them."""

@@ -115,18 +115,29 @@ def test_athena_endpoint_resolves_the_public_athena_name_privately(record_progra
     }
 
 
-def test_athena_is_an_endpoint_setting_the_fraud_blueprint_adds_everywhere(plan_of) -> None:
+def test_athena_is_an_endpoint_the_blueprints_add_while_their_athena_jobs_run_in_the_vpc(
+    plan_of,
+) -> None:
     from typing import get_args
 
     from modules.network.settings import InterfaceEndpoint, NetworkSettings
 
     assert "athena" in get_args(InterfaceEndpoint)
     assert NetworkSettings(interfaceEndpoints=["athena"]).interface_endpoints == ("athena",)
-    for stack in ("fraud-dev", "fraud-staging", "fraud-prod"):  # base stacks need none
-        names = {
-            r.name for r in plan_of(stack).recording.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
-        }
-        assert f"{stack}-network-athena-endpoint" in names, stack
+    # Staging and prod keep the Athena jobs in the VPC (the default); the dev profile runs
+    # them outside it, so dev stacks have no endpoint to pay for. Base stacks need none.
+    for stack, expected in [
+        ("fraud-dev", False),
+        ("fraud-staging", True),
+        ("fraud-prod", True),
+        ("recsys-dev", False),
+        ("recsys-staging", True),
+        ("recsys-prod", True),
+    ]:
+        plan = plan_of(stack)
+        assert plan.settings.network.athena_jobs_in_vpc is expected, stack
+        names = {r.name for r in plan.recording.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+        assert (f"{stack}-network-athena-endpoint" in names) is expected, stack
 
 
 def test_flow_logs_go_to_an_encrypted_group_through_a_scoped_role(record_program) -> None:

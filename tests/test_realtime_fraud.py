@@ -111,6 +111,8 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-artifacts-access-logging",
         "-features-offline-access-logging",
         "-fraud-dashboard",  # dev keeps no dashboard: $3/month beyond an account's first three
+        "-network-athena-endpoint",  # dev runs its Athena job outside the VPC
+        "-network-endpoint-sg",  # ... so it has no interface endpoint to guard
         "-network-flow-log",
         "-network-flow-logs",
         "-network-flow-logs-role",
@@ -145,12 +147,13 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     assert "dataCaptureConfig" not in dev_variant.inputs
     assert not any(r.protect for r in dev.recording.resources)
     assert by_type(dev, "aws:kinesis/stream:Stream")[0].inputs["shardCount"] == 1
-    # Both have only the interface endpoint their VPC workloads call (the data-set build's).
-    for plan in (dev, prod):
+    # Prod has only the interface endpoint its VPC workloads call (the data-set build's);
+    # dev runs that build outside the VPC and has none.
+    for plan, expected in ((dev, []), (prod, ["com.amazonaws.eu-west-1.athena"])):
         endpoints = by_type(plan, "aws:ec2/vpcEndpoint:VpcEndpoint")
         assert sorted(
             e.inputs["serviceName"] for e in endpoints if e.inputs["vpcEndpointType"] == "Interface"
-        ) == ["com.amazonaws.eu-west-1.athena"]
+        ) == expected
     # Prod traces its functions (X-Ray); dev does not pay for it.
     for plan, mode in ((dev, "PassThrough"), (prod, "Active")):
         functions = by_type(plan, "aws:lambda/function:Function")

@@ -927,6 +927,13 @@ def s3_uri(uri: str):
 SKLEARN = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 
 
+def without_vpc_of(step: str):
+    from modules.pipelines import without_vpc
+
+    definition = {"Steps": [{"Name": "Train", "Type": "Training", "Arguments": {}}]}
+    return lambda platform: without_vpc(definition, [step])
+
+
 def code_upload(key_prefix: str):
     from modules.pipelines import upload_code
 
@@ -967,6 +974,7 @@ def batch_scoring(**changes):
             images={"processing": SKLEARN, "training": SKLEARN},
             feature_database="features",
             user_features_table="users",
+            item_features_table="items",
             offline_bucket_arn="arn:aws:s3:::offline",
         )
         | changes
@@ -1323,6 +1331,10 @@ CONSTRUCTOR_CASES = {
         "serving: backend 'x' is registered twice",
     ),
     "s3-uri": (s3_uri("https://b/k"), "'https://b/k' is not an s3:// URI"),
+    "vpc-exception-for-an-unknown-step": (
+        without_vpc_of("Train"),
+        "no processing steps ['Train'] in the pipeline definition",
+    ),
     "code-prefix-without-slash": (
         code_upload("training/code"),
         "key_prefix must end in '/'",

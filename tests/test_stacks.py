@@ -86,7 +86,11 @@ def test_dev_has_no_paid_network_extras_and_prod_has_the_private_paths(plan_of) 
         )
 
     assert interface_endpoints("base-dev") == []
-    assert interface_endpoints("fraud-dev") == ["athena"]  # its training data-set job's
+    # Dev runs the jobs that call Athena outside the VPC (network.athenaJobsInVpc: false).
+    assert interface_endpoints("fraud-dev") == []
+    assert interface_endpoints("recsys-dev") == []
+    assert interface_endpoints("fraud-staging") == ["athena"]  # its training data-set job's
+    assert interface_endpoints("recsys-staging") == ["athena"]  # interactions, active users
     assert interface_endpoints("base-prod") == [
         "ecr.api",
         "ecr.dkr",

@@ -488,7 +488,7 @@ def test_fraud_pipeline_reads_the_feature_stores_own_tables(plan_of) -> None:
     assert [c["name"] for c in columns] == ["transaction_id", "is_fraud"]
 
 
-@pytest.mark.parametrize("stack", ["fraud-dev", "fraud-staging", "fraud-prod"])
+@pytest.mark.parametrize("stack", ["fraud-staging", "fraud-prod"])
 def test_fraud_stacks_reach_athena_and_expire_its_results(plan_of, stack) -> None:
     recording = plan_of(stack).recording
     endpoint = recording.named(f"{stack}-network-athena-endpoint").inputs
@@ -521,6 +521,7 @@ def _plan_variant(tmp_path: Path, edit) -> Plan:
 def test_fraud_stacks_get_the_athena_endpoint_even_when_the_settings_omit_it(tmp_path) -> None:
     def no_endpoints(config: dict) -> None:
         config["mlkit:network"]["interfaceEndpoints"] = ["sts"]
+        config["mlkit:network"]["athenaJobsInVpc"] = True  # dev's profile says false
 
     plan = _plan_variant(tmp_path, no_endpoints)
     services = sorted(
@@ -529,6 +530,46 @@ def test_fraud_stacks_get_the_athena_endpoint_even_when_the_settings_omit_it(tmp
         if r.inputs.get("vpcEndpointType") == "Interface"
     )
     assert services == ["athena", "sts"]
+
+
+def test_dev_runs_only_the_athena_steps_outside_the_vpc(plan_of) -> None:
+    """fraud-dev and recsys-dev take exactly their Athena steps out of the VPC (no endpoint
+    to pay for); every other job step keeps its VPC config, and staging keeps all."""
+
+    def vpc_of(stack: str, pipeline: str) -> dict[str, bool]:
+        definition = json.loads(
+            plan_of(stack)
+            .recording.named(f"{stack}-{pipeline}-pipeline")
+            .inputs["pipelineDefinition"]
+        )
+        steps = {}
+
+        def walk(items):
+            for step in items:
+                arguments = step.get("Arguments", {})
+                if step["Type"] == "Processing":
+                    steps[step["Name"]] = "VpcConfig" in arguments["NetworkConfig"]
+                elif step["Type"] == "Training":
+                    steps[step["Name"]] = "VpcConfig" in arguments
+                for branch in ("IfSteps", "ElseSteps"):
+                    walk(arguments.get(branch, []))
+
+        walk(definition["Steps"])
+        return steps
+
+    fraud_dev = vpc_of("fraud-dev", "training")
+    assert {name for name, in_vpc in fraud_dev.items() if not in_vpc} == {"BuildDataset"}
+    assert len(fraud_dev) == 6
+    recsys_training = vpc_of("recsys-dev", "training")
+    assert {n for n, v in recsys_training.items() if not v} == {"BuildInteractions"}
+    assert sorted(recsys_training) == [
+        "BuildInteractions", "Evaluate", "Train", "ValidateInteractions",
+    ]  # fmt: skip
+    recsys_scoring = vpc_of("recsys-dev", "serving-scoring")
+    assert {n for n, v in recsys_scoring.items() if not v} == {"ListActiveUsers"}
+    assert sorted(recsys_scoring) == ["ListActiveUsers", "WriteManifest"]
+    assert all(vpc_of("fraud-staging", "training").values())
+    assert all(vpc_of("recsys-staging", "serving-scoring").values())
 
 
 def test_fraud_training_needs_the_offline_stores(tmp_path: Path) -> None:

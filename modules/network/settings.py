@@ -39,6 +39,14 @@ class NetworkSettings(Section):
     (S3 and DynamoDB gateway endpoints are always there, and free)."""
     flow_logs: bool = False
     """Record all VPC traffic to an encrypted log group."""
+    athena_jobs_in_vpc: bool = True
+    """The pipeline jobs that call Athena (the fraud data set, the recommender's interactions
+    and active users) run in the private subnets and reach Athena through the VPC's `athena`
+    interface endpoint (about $8 a month per AZ). False runs those jobs on SageMaker's own
+    network instead, outside the VPC, and drops the endpoint, which is most of a dev stack's
+    idle cost; every other job stays in the VPC, network-isolated. The policy
+    aws-sagemaker-pipeline-steps-vpc-isolated reports it (advisory in dev; mandatory in
+    staging and prod, which therefore keep the default). The dev profile sets false."""
 
     @model_validator(mode="after")
     def _unique_endpoints(self) -> NetworkSettings:

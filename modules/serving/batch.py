@@ -36,8 +36,12 @@ LOADER_CODE = "functions/recommendations/loader"
 LOOKUP_CODE = "functions/recommendations/lookup"
 LOOKUP_ROUTE = "GET /recommendations/{user_id}"
 TOP_N_MAX = 1000  # the handlers' limit
-LOADER_TIMEOUT_SECONDS = 900
-"""Lambda's maximum: the loader writes 25 users a round trip, serially (see its docstring)."""
+LOADER_TIMEOUT_SECONDS = 120
+"""The scoring pipeline's LoadGeneration (a Lambda step) waits 120 seconds for the loader
+(the step's default; the sagemaker SDK v3 sets no other) and fails the run after that while
+the function goes on: the function stops then too, so a run that failed never publishes
+later. At 1,000 to 2,500 users a second (the loader's estimate), a generation of up to
+about 120,000 users loads in time; see docs/batch-recommender.md, Known limits."""
 SCORING_PREFIX = "scoring/"
 """Key prefix of the artifacts bucket the scoring pipeline writes (code under
 `scoring/code/`, runs under `scoring/<execution id>/`) and the loader reads."""
@@ -72,6 +76,8 @@ class BatchScoringArgs:
     """Glue database of the offline store."""
     user_features_table: pulumi.Input[str]
     """The user_features group's offline table (who is active)."""
+    item_features_table: pulumi.Input[str]
+    """The item_features group's offline table (today's popular items)."""
     offline_bucket_arn: pulumi.Input[str]
     """Bucket of the offline store."""
     model_data_prefix: str = "training/"
@@ -287,9 +293,10 @@ def scoring_pipeline(
     loader: aws.lambda_.Function,
     parent: pulumi.Resource,
 ) -> aws.sagemaker.Pipeline:
-    """`<name>-scoring`: the job code, an Athena workgroup for the active users, a role, the
-    pipeline (active users -> model of the approved version -> batch transform -> manifest
-    -> the loader publishes the generation) and its schedule."""
+    """`<name>-scoring`: the job code, an Athena workgroup for the active users and today's
+    popular items, a role, the pipeline (active users and popular items -> model of the
+    approved version -> batch transform -> manifest -> the loader publishes the generation)
+    and its schedule."""
     if set(scoring.images) != {"processing", "training"}:
         raise ValueError("scoring images needs exactly ['processing', 'training']")
     size = scoring.transform_instance_type.rsplit(".", 1)[-1]
@@ -358,13 +365,12 @@ def scoring_pipeline(
                 [
                     pulumi.Output.concat(glue_arn, "catalog"),
                     pulumi.Output.concat(glue_arn, "database/", scoring.feature_database),
-                    pulumi.Output.concat(
-                        glue_arn,
-                        "table/",
-                        scoring.feature_database,
-                        "/",
-                        scoring.user_features_table,
-                    ),
+                    *[
+                        pulumi.Output.concat(
+                            glue_arn, "table/", scoring.feature_database, "/", table
+                        )
+                        for table in (scoring.user_features_table, scoring.item_features_table)
+                    ],
                 ],
                 sid="Catalog",
             ),
@@ -435,6 +441,7 @@ def scoring_pipeline(
         "AthenaWorkGroup": workgroup.name,
         "FeatureDatabase": scoring.feature_database,
         "UserFeaturesTable": scoring.user_features_table,
+        "ItemFeaturesTable": scoring.item_features_table,
         "ProcessingInstanceType": scoring.processing_instance_type,
         "ProcessingImageUri": scoring.images["processing"],
         "ActiveDays": scoring.active_days,
@@ -457,6 +464,7 @@ def scoring_pipeline(
         tags=tags,
         parent=parent,
         depends_on=[*code, table],
+        athena_steps=SCORING.networked_steps,
         loader_arn=loader.arn,
     )
     pipeline_schedule(

@@ -26,6 +26,7 @@ from functions.training.definition import (
     CODE_FILES,
     FEATURE_GROUPS,
     MONITORING_BASELINES_PREFIX,
+    NETWORKED_STEPS,
     TABLE_PARAMETERS,
     load_template,
     render_definition,
@@ -411,6 +412,7 @@ class Training(pulumi.ComponentResource):
             tags=tags,
             parent=self,
             depends_on=[*code_objects, schema_object],
+            athena_steps=NETWORKED_STEPS,
         )
         self.pipeline_name = pipeline.pipeline_name
         self.pipeline_arn = pipeline.arn

@@ -301,6 +301,7 @@ class RankingTraining(pulumi.ComponentResource):
             tags=tags,
             parent=self,
             depends_on=code,
+            athena_steps=TRAINING.networked_steps,
             use_spot_instances=args.spot_training,
         )
         if args.schedule is not None:

@@ -369,11 +369,8 @@ def reference_popular(records: Sequence[Any], top_n: int) -> list[tuple[str, int
 
 def popular(records: Sequence[Any], top_n: int) -> list[tuple[str, int]]:
     load(ITEM_FEATURES, records)
-    return sorted(database().execute(query("popular_items", top_n=top_n)).fetchall(), key=_rank)
-
-
-def _rank(row: tuple[Any, ...]) -> Any:
-    return row[1]
+    rows = database().execute(query("popular_items", top_n=top_n)).fetchall()
+    return sorted(rows, key=lambda row: row[1])  # the query has no order: its ranks do
 
 
 def approx_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -595,6 +592,8 @@ def test_popular_items_rank_the_live_records_as_of() -> None:
         ("null-week", 11),
     ]
     assert popular(items, 20) == expected
+    # The columns list_active_users.py UNLOADs.
+    assert [column[0] for column in database().description] == ["item_id", "popular_rank"]
     assert reference_popular(items, 20) == expected
     assert popular(items, 3) == expected[:3] == reference_popular(items, 3)
 
