@@ -197,3 +197,36 @@ def test_a_component_section_is_validated_by_the_component_s_model() -> None:
     with pytest.raises(ConfigError) as raised:
         fraud("dev", serving={"minInstances": 3, "maxInstances": 2, "mode": "instances"})
     assert raised.value.problems == [("mlkit:serving", "maxInstances is below minInstances")]
+
+
+def test_every_profile_key_is_a_key_of_some_blueprint_and_applies_only_there() -> None:
+    from pydantic import BaseModel
+
+    from mlkit.blueprint import blueprint_keys, load_blueprint
+    from mlkit.settings import environments, profile, profile_defaults, section_keys
+
+    def keys(model: type[BaseModel]) -> set[str]:
+        found = set()
+        for key, name in section_keys(model).items():
+            annotation = model.model_fields[name].annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                found |= {f"{key}.{sub}" for sub in section_keys(annotation)}
+            found.add(key)
+        return found
+
+    models = [load_blueprint(key).settings for key in blueprint_keys()]
+    known = set().union(*(keys(model) for model in models))
+    for environment in environments():
+        raw = profile(environment)
+        flat = {
+            f"{key}.{sub}" if isinstance(value, dict) else key
+            for key, values in raw.items()
+            for sub, value in (values.items() if isinstance(values, dict) else [(key, values)])
+        }
+        assert flat - known == set(), environment  # a misspelled key would hide here
+    # A key another blueprint's section has is not handed to this one's: the fraud endpoint's
+    # serving.mode reaches the fraud settings only, the recommender's spotTraining the other.
+    fraud = profile_defaults(load_blueprint("realtime-fraud").settings, "dev")
+    recsys = profile_defaults(load_blueprint("batch-recommender").settings, "dev")
+    assert fraud["serving"]["mode"] == "serverless" and "mode" not in recsys["serving"]
+    assert recsys["training"]["spotTraining"] is True and "spotTraining" not in fraud["training"]
