@@ -23,12 +23,18 @@ PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.yaml"
 SECONDS_PER_MONTH = 730 * 3600
 # Assumptions behind usage figures, stated once and reported with the estimate.
 SCORING_SECONDS = 0.1  # scoring Lambda and endpoint time per request
+LOOKUP_SECONDS = 0.02  # recommendation lookup: one DynamoDB read
+LOADER_USERS_PER_SECOND = 1000  # the loader's lower estimate (functions/recommendations/loader)
 AGGREGATOR_BATCH = 100  # events per aggregator invocation
 AGGREGATOR_SECONDS = 1.0  # per invocation
 STATE_WRITES_PER_EVENT = 3  # dedupe marker, window bucket, newest event time
 MONITORING_RUN_HOURS = 1 / 6  # a Model Monitor job on captured data: about 10 minutes
 PIPELINE_PROCESSING_HOURS = 5 * 0.25  # data set, validation, baselines, evaluation jobs
 ATHENA_QUERIES_PER_RUN = 1  # the data-set UNLOAD of each training run
+SCORING_QUERIES_PER_RUN = 2  # active users and popular items of each scoring run
+SCORING_PROCESSING_HOURS = 2 * 0.25  # ListActiveUsers, WriteManifest
+MATERIALIZATION_RUNS_PER_MONTH = 30  # each materialization schedule runs daily
+ATHENA_START_QUERY_TARGET = "arn:aws:scheduler:::aws-sdk:athena:startQueryExecution"
 ATHENA_MIN_MB_PER_QUERY = 10  # Athena bills at least 10 MB per query
 GB_PER_TB = 1024
 
@@ -42,6 +48,10 @@ FREE_TYPES = frozenset(
         "aws:appautoscaling/policy:Policy",  # the target carries the instances it adds
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
+        # Scheduler: the first 14 million invocations a month are free; the kit's schedules
+        # start a few hundred.
+        "aws:scheduler/schedule:Schedule",
+        "aws:scheduler/scheduleGroup:ScheduleGroup",
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -249,6 +259,11 @@ def _lambda(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
         invocations, seconds = ctx.requests_per_month, SCORING_SECONDS
     elif code.endswith("aggregator"):
         invocations, seconds = ctx.events_per_month / AGGREGATOR_BATCH, AGGREGATOR_SECONDS
+    elif code.endswith("recommendations/lookup"):
+        invocations, seconds = ctx.requests_per_month, LOOKUP_SECONDS
+    elif code.endswith("recommendations/loader"):
+        invocations = float(ctx.load.scoring_runs_per_month)
+        seconds = ctx.load.scored_users / LOADER_USERS_PER_SECOND
     else:  # event-driven housekeeping (e.g. the retrain guard): a few calls a month
         invocations, seconds = 100.0, 1.0
     usage = invocations / 1e6 * ctx.usd("lambda-requests-million") + (
@@ -263,12 +278,21 @@ def _http_api(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
 
 
 def _dynamodb(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
-    writes = ctx.events_per_month * STATE_WRITES_PER_EVENT
-    reads = ctx.events_per_month  # one window query per event
+    if _component(r) == "serving":  # batch serving: a generation per run, a read per lookup
+        runs = ctx.load.scoring_runs_per_month
+        writes = runs * (ctx.load.scored_users + 1)  # every user's item, then the pointer
+        reads = ctx.requests_per_month  # the user's item (the pointer is cached)
+    else:  # the streaming aggregator's window state
+        writes = ctx.events_per_month * STATE_WRITES_PER_EVENT
+        reads = ctx.events_per_month  # one window query per event
     usage = writes / 1e6 * ctx.usd("dynamodb-write-million") + reads / 1e6 * ctx.usd(
         "dynamodb-read-million"
     )
     return 0.0, usage, f"{writes / 1e6:.1f} M writes, {reads / 1e6:.1f} M reads (on demand)"
+
+
+def _component(r: RecordedResource) -> str | None:
+    return (r.inputs.get("tags") or {}).get("mlkit:component")
 
 
 def _feature_group(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
@@ -379,21 +403,46 @@ def _pipeline(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
         p["Name"]: p.get("DefaultValue")
         for p in json.loads(r.inputs.get("pipelineDefinition") or "{}").get("Parameters", [])
     }
-    training = _instance_hour("training", str(parameters.get("TrainingInstanceType")), ctx)
     processing = _instance_hour("processing", str(parameters.get("ProcessingInstanceType")), ctx)
+    if "TransformInstanceType" in parameters:  # batch scoring
+        count = int(parameters.get("TransformInstanceCount") or 1)
+        transform = _instance_hour("transform", str(parameters["TransformInstanceType"]), ctx)
+        hours = ctx.load.scoring_hours_per_run
+        per_run = hours * count * transform + SCORING_PROCESSING_HOURS * processing
+        runs = ctx.load.scoring_runs_per_month
+        return 0.0, runs * per_run, f"{runs} runs x ({hours} h transform x {count} instances)"
+    training = _instance_hour("training", str(parameters.get("TrainingInstanceType")), ctx)
     per_run = ctx.load.training_hours_per_run * training + PIPELINE_PROCESSING_HOURS * processing
     runs = ctx.load.training_runs_per_month
+    # On-demand prices: spot training (dev, staging) costs up to 70 % less, not counted.
     return 0.0, runs * per_run, f"{runs} runs x ({ctx.load.training_hours_per_run} h training)"
 
 
 def _athena_workgroup(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
-    """Queries are billed by the data they scan. Assumed: each training run's data-set query
-    scans all the stored data (`load.storedGb`, an upper bound: the joined groups are read
-    over their whole history), capped by the workgroup's per-query cutoff, at least 10 MB."""
+    """Queries are billed by the data they scan. Assumed: each query scans all the stored
+    data (`load.storedGb`, an upper bound), capped by the workgroup's per-query cutoff, at
+    least 10 MB. Queries a month: those the recording's schedules start in this workgroup
+    (feature materialization, daily), else a scoring workgroup's two per scoring run, else a
+    training workgroup's one per training run."""
+    import json
+
     cutoff = (r.inputs.get("configuration") or {}).get("bytesScannedCutoffPerQuery")
     gb = ctx.load.stored_gb if cutoff is None else min(ctx.load.stored_gb, float(cutoff) / 1e9)
     gb = max(gb, ATHENA_MIN_MB_PER_QUERY / 1024)
-    queries = ctx.load.training_runs_per_month * ATHENA_QUERIES_PER_RUN
+    scheduled = sum(
+        1
+        for x in ctx.resources
+        if x.type == "aws:scheduler/schedule:Schedule"
+        and (x.inputs.get("target") or {}).get("arn") == ATHENA_START_QUERY_TARGET
+        and json.loads((x.inputs.get("target") or {}).get("input") or "{}").get("WorkGroup")
+        == r.inputs.get("name")
+    )
+    if scheduled:
+        queries = scheduled * MATERIALIZATION_RUNS_PER_MONTH
+    elif _component(r) == "serving":
+        queries = ctx.load.scoring_runs_per_month * SCORING_QUERIES_PER_RUN
+    else:
+        queries = ctx.load.training_runs_per_month * ATHENA_QUERIES_PER_RUN
     usage = queries * gb / GB_PER_TB * ctx.usd("athena-scanned-tb")
     return 0.0, usage, f"{queries} queries x {gb:.0f} GB scanned"
 

@@ -209,7 +209,7 @@ class LoadSettings(Section):
     """The load the cost estimate prices usage at (`plan`'s `cost.atLoadMonthlyUsd`)."""
 
     requests_per_second: float = Field(1.0, ge=0)
-    """Scoring requests per second, averaged over the month."""
+    """Scoring (or recommendation lookup) requests per second, averaged over the month."""
     events_per_second: float = Field(1.0, ge=0)
     """Events (transactions) per second on the stream, averaged over the month."""
     event_kb: float = Field(1.0, gt=0, le=1024)
@@ -222,6 +222,12 @@ class LoadSettings(Section):
     """Data kept in the stack's buckets and offline store."""
     log_gb_per_month: float = Field(1.0, ge=0)
     """Logs ingested per month (flow logs, function logs)."""
+    scored_users: int = Field(1000, ge=0)
+    """Users scored per batch generation (batch serving: one table write each)."""
+    scoring_runs_per_month: int = Field(30, ge=0)
+    """Batch scoring runs per month (nightly: 30)."""
+    scoring_hours_per_run: float = Field(0.5, ge=0)
+    """Hours of the batch transform in each scoring run."""
 
 
 class StackSettings(Section):

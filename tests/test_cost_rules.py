@@ -30,6 +30,9 @@ LOAD = LoadSettings(
     training_hours_per_run=1.5,
     stored_gb=100,
     log_gb_per_month=12,
+    scored_users=5000,
+    scoring_runs_per_month=30,
+    scoring_hours_per_run=0.75,
 )
 IDLE = LoadSettings(
     requests_per_second=0,
@@ -38,13 +41,16 @@ IDLE = LoadSettings(
     training_hours_per_run=0,
     stored_gb=0,
     log_gb_per_month=0,
+    scored_users=0,
+    scoring_runs_per_month=0,
+    scoring_hours_per_run=0,
 )
 REQUESTS = 2 * SECONDS  # 5,256,000 scoring requests a month at LOAD
 EVENTS = 3 * SECONDS  # 7,884,000 events a month at LOAD
 REGIONS = ("eu-west-1", "us-east-1")
 
 
-def resource(type_: str, name: str = "r", **inputs) -> RecordedResource:
+def resource(type_: str, name: str = "r", /, **inputs) -> RecordedResource:
     return RecordedResource(
         f"urn:pulumi:s::mlkit::{type_}::{name}", type_, name, None, True, False, False, (), inputs
     )
@@ -148,6 +154,26 @@ def housekeeping_lambda(region: str) -> Case:
     return Case([r], (0, usage), (0, usage))
 
 
+def lookup_lambda(region: str) -> Case:
+    # One invocation per lookup request, 0.02 s each (one DynamoDB read), at 512 MB.
+    r = resource(
+        "aws:lambda/function:Function",
+        memorySize=512,
+        code={"fileArchive": "functions/recommendations/lookup"},
+    )
+    return Case([r], (0, 0), (0, lambda_usage(REQUESTS, 0.02, 0.5, region)))
+
+
+def loader_lambda(region: str) -> Case:
+    # One invocation per scoring run (30), 5,000 users at 1,000 a second: 5 s each, 1 GB.
+    r = resource(
+        "aws:lambda/function:Function",
+        memorySize=1024,
+        code={"fileArchive": "functions/recommendations/loader"},
+    )
+    return Case([r], (0, 0), (0, lambda_usage(30, 5.0, 1.0, region)))
+
+
 def http_api(region: str) -> Case:
     usage = REQUESTS / 1e6 * price("apigateway-http-million", region)
     return Case([resource("aws:apigatewayv2/api:Api")], (0, 0), (0, usage))
@@ -159,6 +185,15 @@ def dynamodb(region: str) -> Case:
         EVENTS / 1e6 * price("dynamodb-read-million", region)
     )
     return Case([resource("aws:dynamodb/table:Table")], (0, 0), (0, usage))
+
+
+def recommendations_table(region: str) -> Case:
+    # Batch serving: each of 30 runs writes 5,000 users and the pointer; one read a lookup.
+    usage = 30 * 5001 / 1e6 * price("dynamodb-write-million", region) + (
+        REQUESTS / 1e6 * price("dynamodb-read-million", region)
+    )
+    r = resource("aws:dynamodb/table:Table", tags={"mlkit:component": "serving"})
+    return Case([r], (0, 0), (0, usage))
 
 
 def online_group(type_: str):
@@ -319,6 +354,55 @@ def pipeline(region: str) -> Case:
     return Case([r], (0, 0), (0, 2 * per_run))
 
 
+def scoring_pipeline(region: str) -> Case:
+    # Per run: 0.75 h of batch transform on 3 ml.m5.xlarge and 2 processing jobs of 15 min
+    # (0.5 h) on ml.m5.large; 30 runs a month.
+    per_run = 0.75 * 3 * price("sagemaker-transform-ml.m5.xlarge-hour", region) + 0.5 * price(
+        "sagemaker-processing-ml.m5.large-hour", region
+    )
+    definition = {
+        "Parameters": [
+            {"Name": "TransformInstanceType", "DefaultValue": "ml.m5.xlarge"},
+            {"Name": "TransformInstanceCount", "DefaultValue": 3},
+            {"Name": "ProcessingInstanceType", "DefaultValue": "ml.m5.large"},
+        ]
+    }
+    r = resource("aws:sagemaker/pipeline:Pipeline", pipelineDefinition=json.dumps(definition))
+    return Case([r], (0, 0), (0, 30 * per_run))
+
+
+def athena_scheduled(region: str) -> Case:
+    # Two daily schedules start queries in this workgroup (one in another): 2 x 30 = 60
+    # queries, each scanning the 100 GB stored (under the 200 GB cutoff).
+    usage = 60 * 100 / 1024 * price("athena-scanned-tb", region)
+    wg = resource(
+        "aws:athena/workgroup:Workgroup",
+        "r",
+        name="features",
+        configuration={"bytesScannedCutoffPerQuery": 200e9},
+    )
+    target = "arn:aws:scheduler:::aws-sdk:athena:startQueryExecution"
+    schedules = [
+        resource(
+            "aws:scheduler/schedule:Schedule",
+            f"s{i}",
+            target={"arn": target, "input": json.dumps({"WorkGroup": group})},
+        )
+        for i, group in enumerate(["features", "features", "other"])
+    ]
+    # Idle, the schedules still run: 60 queries billed Athena's 10 MB minimum each.
+    idle = 60 * (10 / 1024) / 1024 * price("athena-scanned-tb", region)
+    return Case([wg, *schedules], (0, idle), (0, usage), name="r")
+
+
+def athena_scoring(region: str) -> Case:
+    # A serving workgroup: 2 queries (active users, popular items) per run, 30 runs, each
+    # scanning the 100 GB stored.
+    usage = 60 * 100 / 1024 * price("athena-scanned-tb", region)
+    r = resource("aws:athena/workgroup:Workgroup", tags={"mlkit:component": "serving"})
+    return Case([r], (0, 0), (0, usage))
+
+
 def athena(region: str) -> Case:
     # 2 queries (one per run), each scanning the 100 GB stored, capped by the 40 GB cutoff:
     # 2 x 40 GB / 1024 GB per TB x the TB price.
@@ -352,8 +436,11 @@ CASES = {
     "lambda-scoring": scoring_lambda,
     "lambda-aggregator": aggregator_lambda,
     "lambda-housekeeping": housekeeping_lambda,
+    "lambda-lookup": lookup_lambda,
+    "lambda-loader": loader_lambda,
     "http-api": http_api,
     "dynamodb": dynamodb,
+    "dynamodb-recommendations": recommendations_table,
     "feature-group-online": online_group(AWS_GROUP),
     "feature-group-offline": offline_group(AWS_GROUP),
     "native-feature-group-online": online_group(NATIVE_GROUP),
@@ -379,7 +466,10 @@ CASES = {
     "monitoring-hourly": monitoring_schedule("cron(0 * ? * * *)", 730),
     "monitoring-daily": monitoring_schedule("cron(0 3 * * ? *)", 30),
     "pipeline": pipeline,
+    "pipeline-scoring": scoring_pipeline,
     "athena-capped": athena,
+    "athena-scheduled": athena_scheduled,
+    "athena-scoring": athena_scoring,
     "mlflow-default-small": mlflow(None, "sagemaker-mlflow-small-hour"),
     "mlflow-large": mlflow("Large", "sagemaker-mlflow-large-hour"),
 }
