@@ -1,5 +1,5 @@
-"""Reading a SageMaker pipeline definition: its processing and training steps, including
-those nested in condition steps."""
+"""Reading a SageMaker pipeline definition: its job steps (processing, training, batch
+transform, and the models they run), including those nested in condition steps."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from policies.control import Resource
 PIPELINE = "aws:sagemaker/pipeline:Pipeline"
 PLACEHOLDER = "__MLKIT_"
 """Every placeholder of the kit's pipeline template starts with this (functions/training)."""
-JOB_STEPS = ("Processing", "Training")
+JOB_STEPS = ("Processing", "Training", "Transform", "Model")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One processing or training step of a pipeline definition."""
+    """One job step (processing, training, transform, model) of a pipeline definition."""
 
     name: str
     type: str
@@ -61,7 +61,7 @@ def _walk(steps: Sequence[Any]) -> Iterator[Step]:
 
 
 def job_steps(pipeline: Resource) -> list[Step]:
-    """The processing and training steps; raises UnreadableDefinition with a message."""
+    """The job steps; raises UnreadableDefinition with a message."""
     return list(_walk(_definition(pipeline)["Steps"]))
 
 

@@ -1,4 +1,5 @@
-"""Every processing and training step of a SageMaker pipeline encrypts what it writes."""
+"""Every processing, training and batch-transform step of a SageMaker pipeline encrypts what
+it writes."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ def _training(step: Step) -> Iterable[str]:
         yield f"step {step.name} does not encrypt inter-container traffic"
 
 
+def _transform(step: Step) -> Iterable[str]:
+    resources = section(step.arguments, "TransformResources")
+    yield from _key(
+        step, resources.get("VolumeKmsKeyId"), "volume", "TransformResources.VolumeKmsKeyId"
+    )
+    output = section(step.arguments, "TransformOutput")
+    yield from _key(step, output.get("KmsKeyId"), "output", "TransformOutput.KmsKeyId")
+
+
+CHECKS = {"Processing": _processing, "Training": _training, "Transform": _transform}
+"""Model steps write nothing: the transform that runs the model is checked."""
+
+
 def check(pipeline: Resource) -> Iterable[str]:
     try:
         steps = job_steps(pipeline)
@@ -59,13 +73,15 @@ def check(pipeline: Resource) -> Iterable[str]:
         yield str(error)
         return
     for step in steps:
-        yield from _processing(step) if step.type == "Processing" else _training(step)
+        if step.type in CHECKS:
+            yield from CHECKS[step.type](step)
 
 
 CONTROL = Control(
     id="aws-sagemaker-pipeline-steps-encrypted",
-    description="Every processing and training step of a SageMaker pipeline encrypts its "
-    "volumes and outputs with a KMS key and the traffic between its instances.",
+    description="Every processing, training and batch-transform step of a SageMaker pipeline "
+    "encrypts its volumes and outputs with a KMS key, and processing and training steps the "
+    "traffic between their instances.",
     why="Data sets, features and model artifacts land on job volumes and in S3; without the "
     "stack key they are readable to anyone with access to the bucket's default key, and "
     "distributed jobs exchange training data in clear text. Processing steps without "

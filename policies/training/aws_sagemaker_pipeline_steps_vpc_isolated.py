@@ -1,5 +1,6 @@
-"""Every processing and training step of a SageMaker pipeline runs in the VPC, isolated (the
-kit's networked Athena steps excepted from isolation, never from the VPC)."""
+"""Every processing and training step, and every model a batch transform runs, of a SageMaker
+pipeline runs in the VPC, isolated (the kit's networked Athena steps excepted from
+isolation, never from the VPC)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,11 @@ def _ids(step: Step, vpc: Mapping[str, Any], key: str, what: str) -> Iterable[st
 
 
 def _step(step: Step) -> Iterable[str]:
-    # Processing jobs nest the network settings in NetworkConfig; training jobs do not.
+    # A transform runs in its model's network: the model step is checked.
+    if step.type == "Transform":
+        return
+    # Processing jobs nest the network settings in NetworkConfig; training jobs and models
+    # do not.
     if step.type == "Processing":
         network = section(step.arguments, "NetworkConfig")
     else:
@@ -63,7 +68,8 @@ def check(pipeline: Resource) -> Iterable[str]:
 
 CONTROL = Control(
     id="aws-sagemaker-pipeline-steps-vpc-isolated",
-    description="Every processing and training step of a SageMaker pipeline runs in the VPC "
+    description="Every processing, training and model step of a SageMaker pipeline runs in "
+    "the VPC "
     "(subnets and security groups set, no template placeholder left) with network isolation; "
     f"only the networked Athena steps ({', '.join(NETWORKED_STEPS)}) may run without "
     "isolation, and they too must run in the VPC.",

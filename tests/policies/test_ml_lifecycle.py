@@ -56,6 +56,30 @@ def training(name: str) -> dict[str, Any]:
     }
 
 
+def model(name: str) -> dict[str, Any]:
+    """A model step (CreateModel from a package), as the batch transform runs it."""
+    return {
+        "Name": name,
+        "Type": "Model",
+        "Arguments": {
+            "Containers": [{"ModelPackageName": "arn:aws:sagemaker:eu-west-1:1:model-package/g/1"}],
+            "EnableNetworkIsolation": True,
+            "VpcConfig": copy.deepcopy(VPC),
+        },
+    }
+
+
+def transform(name: str) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Type": "Transform",
+        "Arguments": {
+            "TransformOutput": {"KmsKeyId": KEY, "S3OutputPath": "s3://b/out"},
+            "TransformResources": {"InstanceType": "ml.m5.large", "VolumeKmsKeyId": KEY},
+        },
+    }
+
+
 def networked(name: str = "BuildDataset") -> dict[str, Any]:
     """A processing step in the VPC without network isolation (the kit's data-set step)."""
     step = processing(name)
@@ -74,7 +98,14 @@ def definition() -> dict[str, Any]:
             "ElseSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {}}],
         },
     }
-    steps = [networked(), processing("Build"), training("Train"), condition]
+    steps = [
+        networked(),
+        processing("Build"),
+        training("Train"),
+        condition,
+        model("CreateModel"),
+        transform("Score"),
+    ]
     return {"Version": "2020-12-01", "Steps": steps}
 
 
@@ -146,7 +177,7 @@ def test_only_the_networked_steps_may_run_without_isolation() -> None:
 
     # The pack imports only itself: its copy must name the kit's networked steps exactly.
     declared = (*NETWORKED_STEPS, *TRAINING.networked_steps, *SCORING.networked_steps)
-    assert control.NETWORKED_STEPS == declared
+    assert declared == control.NETWORKED_STEPS
     assert declared == ("BuildDataset", "BuildInteractions", "ListActiveUsers")
     document = definition()
     condition = steps(document)["Gate"]["Arguments"]
@@ -233,6 +264,30 @@ def test_pipeline_training_step_without_keys() -> None:
         "p: step Train has no output KMS key (OutputDataConfig.KmsKeyId)",
         "p: step Train does not encrypt inter-container traffic",
     ]
+
+
+def test_a_transform_step_without_keys() -> None:
+    document = definition()
+    arguments = steps(document)["Score"]["Arguments"]
+    del arguments["TransformResources"]["VolumeKmsKeyId"]
+    arguments["TransformOutput"]["KmsKeyId"] = "__MLKIT_KMS_KEY_ARN__"
+    assert messages(ENCRYPTED, pipeline(document)) == [
+        "p: step Score has no volume KMS key (TransformResources.VolumeKmsKeyId)",
+        "p: step Score has a placeholder output KMS key (__MLKIT_...)",
+    ]
+    assert messages(VPC_ISOLATED, pipeline(document)) == []  # its model carries the network
+
+
+def test_a_model_step_outside_the_vpc_or_not_isolated() -> None:
+    document = definition()
+    arguments = steps(document)["CreateModel"]["Arguments"]
+    del arguments["VpcConfig"]
+    arguments["EnableNetworkIsolation"] = False
+    assert messages(VPC_ISOLATED, pipeline(document)) == [
+        "p: step CreateModel runs outside the VPC (no VpcConfig)",
+        "p: step CreateModel runs without network isolation",
+    ]
+    assert messages(ENCRYPTED, pipeline(document)) == []  # a model writes nothing
 
 
 @pytest.mark.parametrize(
