@@ -1,8 +1,13 @@
-"""Shared fixtures: plans of the shipped stacks (once per session), a recorder for single
+"""Shared fixtures: plans of the shipped stacks (once per run), a recorder for single
 components, and the platform context module tests build components on."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import importlib.metadata
+import os
+import pickle
 from collections.abc import Callable
 from functools import cache
 
@@ -10,16 +15,54 @@ import pytest
 
 from mlkit.plan import Plan, plan_stack
 from mlkit.recording import Recording, record
-from mlkit.stackfile import shipped_stacks
+from mlkit.stackfile import PROJECT_ROOT, code_version, shipped_stacks
 from modules.common import Durability
 from modules.platform import Platform
 
 REGION = "eu-west-1"
 
 
+PLAN_CACHE = PROJECT_ROOT / ".pytest_cache" / "plans"
+# Everything a plan is made from: the program, its data and stack files, the providers.
+PLAN_SOURCES = ("Pulumi.yaml", "mlkit", "modules", "blueprints", "functions", "policies", "stacks")
+PLAN_PACKAGES = ("pulumi", "pulumi-aws", "pulumi-aws-native", "pydantic")
+
+
+@cache
+def _plan_digest() -> str:
+    """A digest of every input of a plan (source and data files, the provider packages'
+    versions, the kit's commit, which lineage tags carry)."""
+    digest = hashlib.sha256(code_version().encode())
+    for package in PLAN_PACKAGES:
+        digest.update(f"{package}={importlib.metadata.version(package)}".encode())
+    for root in PLAN_SOURCES:
+        path = PROJECT_ROOT / root
+        files = [path] if path.is_file() else sorted(path.rglob("*"))
+        for file in files:
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(file.relative_to(PROJECT_ROOT).as_posix().encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:20]
+
+
 @cache
 def _plan(stack: str) -> Plan:
-    return plan_stack(stack)
+    """Plans are deterministic (test_recording checks it): each shipped stack is planned once
+    per run of the suite and shared with the other worker through a file, under a lock, so two
+    workers never plan the same stack; any change to a plan's inputs changes the file name."""
+    PLAN_CACHE.mkdir(parents=True, exist_ok=True)
+    path = PLAN_CACHE / f"{_plan_digest()}-{stack}.pickle"
+    with open(PLAN_CACHE / f"{stack}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        plan = plan_stack(stack)
+        for stale in PLAN_CACHE.glob(f"*-{stack}.pickle"):
+            stale.unlink()
+        partial = path.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(pickle.dumps(plan))
+        partial.replace(path)
+        return plan
 
 
 @pytest.fixture
