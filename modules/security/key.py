@@ -76,13 +76,16 @@ class StackKey(pulumi.ComponentResource):
                     "Resource": "*",
                     "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
                 },
+                # No source condition: the key requests CloudWatch and EventBridge make while
+                # publishing to an encrypted topic carry no aws:SourceAccount, so a condition
+                # would drop every alert silently (AWS's examples grant these principals
+                # without one). The topic policy admits only this account's alarms and rules.
                 {
                     "Sid": "AlarmsAndEventsToEncryptedTopics",
                     "Effect": "Allow",
                     "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
                 },
             ),
             tags=resource_tags(f"{name}-key", tags),

@@ -45,9 +45,9 @@ CONTROL = Control(
         "cfn-nag F76",
         "prowler kms_key_not_publicly_accessible",
     ),
-    remediation="Name the principals (the account root, roles or service principals with "
-    "aws:SourceAccount conditions) in every Allow statement of the key policy "
-    "(modules.security.StackKey does).",
+    remediation="Name the principals (the account root, roles or service principals, with "
+    "conditions where the service's requests carry them) in every Allow statement of the key "
+    "policy (modules.security.StackKey does).",
     resource_types=tuple(POLICY_INPUTS),
     check=check,
     tags=("kms", "access"),
