@@ -116,6 +116,7 @@ ARN_FORMATS = {
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": (
         "arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"
     ),
+    "aws:sagemaker/pipeline:Pipeline": "arn:aws:sagemaker:{region}:{account}:pipeline/{name}",
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
     "aws:sqs/queue:Queue": "arn:aws:sqs:{region}:{account}:{name}",
 }

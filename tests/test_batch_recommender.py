@@ -227,7 +227,7 @@ def test_pipelines_start_on_their_schedule_with_a_role_for_that_pipeline_only(
     prod, schedule, expression, pipeline, parameters
 ) -> None:
     inputs = named(prod, f"recsys-prod-{schedule}-start-schedule")
-    pipeline_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:recsys-prod-{pipeline}"  # mocks' ARN
+    pipeline_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/recsys-prod-{pipeline}"
     assert inputs["scheduleExpression"] == expression
     assert inputs["target"] == {
         "arn": pipeline_arn,
@@ -364,7 +364,7 @@ def test_without_a_promoted_version_everything_but_scoring_deploys(plan_of, tmp_
         ]
     )
     assert rule["detail"]["pipelineArn"] == [
-        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:recsys-fresh-training"
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/recsys-fresh-training"
     ]
 
 
@@ -510,8 +510,8 @@ def test_failed_or_stopped_pipelines_reach_the_alert_topic(prod) -> None:
         "detail": {
             "currentPipelineExecutionStatus": ["Failed", "Stopped"],
             "pipelineArn": [
-                f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:recsys-prod-training",
-                f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:recsys-prod-serving-scoring",
+                f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/recsys-prod-training",
+                f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/recsys-prod-serving-scoring",
             ],
         },
     }
