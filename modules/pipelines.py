@@ -147,7 +147,13 @@ def pipeline_schedule(
     """EventBridge Scheduler starts `pipeline` on `expression` (UTC) with `parameters`
     (the run's pipeline parameters): group `<name>`, role `<name>-scheduler-role` allowed to
     start that pipeline only, schedule `<name>-start`."""
-    group = schedule_group(name, tags, parent)
+    group = schedule_group(
+        name,
+        platform,
+        purpose=f"{name} could not start its pipeline after its retries",
+        tags=tags,
+        parent=parent,
+    )
     role = scheduler_role(
         f"{name}-scheduler-role",
         platform,

@@ -11,12 +11,12 @@ import pulumi
 import pulumi_aws as aws
 
 from modules.common import resource_tags
+from modules.failures import failure_queue
 from modules.observability import encrypted_log_group
 from modules.platform import Platform
 from modules.security.iam import allow, service_role
 
 LAMBDA_RUNTIME = "python3.12"
-FAILED_EVENT_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to inspect and replay
 ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations, stated
 
 
@@ -72,13 +72,12 @@ def python_function(
         )
     failed_events = None
     if args.invoked_asynchronously:
-        failed_events = aws.sqs.Queue(
+        failed_events = failure_queue(
             f"{name}-failed-events",
-            name=f"{name}-failed-events",
-            kms_master_key_id=platform.kms_key_arn,
-            message_retention_seconds=FAILED_EVENT_RETENTION_SECONDS,
-            tags=resource_tags(f"{name}-failed-events", args.tags),
-            opts=platform.durability.options(parent),  # events waiting for replay: keep them
+            platform,
+            purpose=f"Events {name} failed on after {ASYNC_RETRIES} retries wait in its queue",
+            tags=args.tags,
+            parent=parent,
         )
         # Lambda sends to the destination with the function's role, encrypting with the key.
         statements.append(allow(["sqs:SendMessage"], [failed_events.arn], sid="FailedEvents"))
@@ -114,40 +113,19 @@ def python_function(
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs]),
     )
     if failed_events is not None:
-        _on_failure(name, platform, function, failed_events, args.tags, parent)
+        _on_failure(name, function, failed_events, parent)
     return function
 
 
 def _on_failure(
-    name: str,
-    platform: Platform,
-    function: aws.lambda_.Function,
-    queue: aws.sqs.Queue,
-    tags: Mapping[str, str],
-    parent: pulumi.Resource,
+    name: str, function: aws.lambda_.Function, queue: aws.sqs.Queue, parent: pulumi.Resource
 ) -> None:
-    # Imported here: the monitoring package builds its own functions with this module.
-    from modules.monitoring.alarms import metric_alarm
-
     aws.lambda_.FunctionEventInvokeConfig(
         f"{name}-async",
         function_name=function.name,
         maximum_retry_attempts=ASYNC_RETRIES,
         destination_config={"on_failure": {"destination": queue.arn}},
         opts=pulumi.ResourceOptions(parent=parent),
-    )
-    metric_alarm(
-        f"{name}-failed-events-alarm",
-        alarm_name=f"{name}-failed-events",
-        purpose=f"Events {name} failed on after {ASYNC_RETRIES} retries wait in its queue",
-        namespace="AWS/SQS",
-        metric="ApproximateNumberOfMessagesVisible",
-        dimensions={"QueueName": queue.name},
-        statistic="Maximum",
-        threshold=0,
-        topic_arn=platform.alert_topic_arn,
-        tags=tags,
-        parent=parent,
     )
 
 

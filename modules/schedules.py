@@ -1,5 +1,8 @@
 """EventBridge Scheduler: the kit's schedules live in a group of their component, encrypt
-their payload with the stack key and start their target with a role scoped to it."""
+their payload with the stack key and start their target with a role scoped to it. A start
+that still fails after the retries (the target refused it: permissions, validation,
+throttling) is dropped, and emits no event of the target's own: each group alarms on its
+dropped invocations."""
 
 from __future__ import annotations
 
@@ -17,16 +20,43 @@ SCHEDULE_RETRY_POLICY = {"maximum_event_age_in_seconds": 3600, "maximum_retry_at
 """A missed start is retried for an hour, then dropped (the next run comes on schedule)."""
 
 
+DROPPED_ALARM_PERIOD = 3600
+
+
 def schedule_group(
-    name: str, tags: Mapping[str, str], parent: pulumi.Resource
+    name: str,
+    platform: Platform,
+    *,
+    purpose: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
 ) -> aws.scheduler.ScheduleGroup:
-    """Group `<name>` (resource `<name>-schedules`)."""
-    return aws.scheduler.ScheduleGroup(
+    """Group `<name>` (resource `<name>-schedules`) and alarm `<name>-dropped`
+    (`<name>-schedules-dropped`) on its invocations dropped after the retries; `purpose`
+    opens the alarm's description."""
+    # Imported here: the monitoring package builds schedules with this module.
+    from modules.monitoring.alarms import metric_alarm
+
+    group = aws.scheduler.ScheduleGroup(
         f"{name}-schedules",
         name=name,
         tags=resource_tags(f"{name}-schedules", tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    metric_alarm(
+        f"{name}-dropped",
+        alarm_name=f"{name}-schedules-dropped",
+        purpose=purpose,
+        namespace="AWS/Scheduler",
+        metric="InvocationDroppedCount",
+        dimensions={"ScheduleGroup": group.name},
+        threshold=0,
+        period=DROPPED_ALARM_PERIOD,
+        topic_arn=platform.alert_topic_arn,
+        tags=tags,
+        parent=parent,
+    )
+    return group
 
 
 def scheduler_role(

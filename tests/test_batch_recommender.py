@@ -197,7 +197,12 @@ def test_the_lake_table_is_projected_by_day(prod) -> None:
     ]  # fmt: skip
 
 
-def test_failed_materialization_queries_alert(prod) -> None:
+def test_failed_materialization_queries_and_dropped_starts_alert(prod) -> None:
+    dropped = named(prod, "recsys-prod-materialize-dropped")
+    assert dropped["dimensions"] == {"ScheduleGroup": "recsys-prod-materialize"}
+    assert dropped["alarmActions"] == [
+        f"arn:aws:sns:{REGION}:{ACCOUNT}:recsys-prod-observability-alerts"
+    ]
     rule = named(prod, "recsys-prod-materialize-failed")
     assert json.loads(rule["eventPattern"]) == {
         "source": ["aws.athena"],
@@ -226,6 +231,14 @@ def test_failed_materialization_queries_alert(prod) -> None:
 def test_pipelines_start_on_their_schedule_with_a_role_for_that_pipeline_only(
     prod, schedule, expression, pipeline, parameters
 ) -> None:
+    # A start the pipeline refuses emits no pipeline event: the group alarms on it.
+    dropped = named(prod, f"recsys-prod-{schedule}-dropped")
+    assert (dropped["namespace"], dropped["metricName"], dropped["dimensions"]) == (
+        "AWS/Scheduler",
+        "InvocationDroppedCount",
+        {"ScheduleGroup": f"recsys-prod-{schedule}"},
+    )
+    assert (dropped["comparisonOperator"], dropped["threshold"]) == ("GreaterThanThreshold", 0)
     inputs = named(prod, f"recsys-prod-{schedule}-start-schedule")
     pipeline_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/recsys-prod-{pipeline}"
     assert inputs["scheduleExpression"] == expression
@@ -351,6 +364,7 @@ def test_without_a_promoted_version_everything_but_scoring_deploys(plan_of, tmp_
             "serving-scoring-pipeline",
             "serving-scoring-role",
             "serving-scoring-role-policy",
+            "serving-scoring-schedule-dropped",
             "serving-scoring-schedule-scheduler-role",
             "serving-scoring-schedule-scheduler-role-policy",
             "serving-scoring-schedule-schedules",
@@ -555,3 +569,23 @@ def test_dev_differs_from_prod_where_the_profiles_and_stack_files_say(dev, prod)
         "-recsys-model-mlflow-role",
         "-recsys-model-mlflow-role-policy",
     ]
+
+
+def test_the_transform_types_a_stack_may_choose_are_those_the_model_declares() -> None:
+    from typing import get_args
+
+    from functions.recommendations.pipelines.definition import (
+        TRANSFORM_CONCURRENCY,
+        TRANSFORM_INSTANCE_TYPES,
+    )
+    from modules.serving.settings import BatchServingSettings
+
+    field = BatchServingSettings.model_fields["transform_instance_type"]
+    assert set(get_args(field.annotation)) == set(TRANSFORM_INSTANCE_TYPES)
+    assert set(TRANSFORM_CONCURRENCY) == set(TRANSFORM_INSTANCE_TYPES)
+    template = json.loads(Path("functions/recommendations/pipelines/training.json").read_text())
+    (register,) = (
+        s for s in template["Steps"][4]["Arguments"]["IfSteps"] if s["Type"] == "RegisterModel"
+    )
+    declared = register["Arguments"]["InferenceSpecification"]["SupportedTransformInstanceTypes"]
+    assert declared == list(TRANSFORM_INSTANCE_TYPES)

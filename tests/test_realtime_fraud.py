@@ -151,9 +151,14 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     # dev runs that build outside the VPC and has none.
     for plan, expected in ((dev, []), (prod, ["com.amazonaws.eu-west-1.athena"])):
         endpoints = by_type(plan, "aws:ec2/vpcEndpoint:VpcEndpoint")
-        assert sorted(
-            e.inputs["serviceName"] for e in endpoints if e.inputs["vpcEndpointType"] == "Interface"
-        ) == expected
+        assert (
+            sorted(
+                e.inputs["serviceName"]
+                for e in endpoints
+                if e.inputs["vpcEndpointType"] == "Interface"
+            )
+            == expected
+        )
     # Prod traces its functions (X-Ray); dev does not pay for it.
     for plan, mode in ((dev, "PassThrough"), (prod, "Active")):
         functions = by_type(plan, "aws:lambda/function:Function")

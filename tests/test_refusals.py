@@ -1355,10 +1355,10 @@ CONSTRUCTOR_CASES = {
         batch_scoring(images={"training": SKLEARN}),
         "scoring images needs exactly ['processing', 'training']",
     ),
-    "scoring-instance-size": (
-        batch_scoring(transform_instance_type="ml.m5.24xlarge"),
-        "transform_instance_type 'ml.m5.24xlarge': the kit sizes ['2xlarge', '4xlarge', "
-        "'large', 'xlarge'] instances",
+    "scoring-instance-type-undeclared": (
+        batch_scoring(transform_instance_type="ml.m5.4xlarge"),
+        "transform_instance_type 'ml.m5.4xlarge': the registered model declares "
+        "['ml.c5.xlarge', 'ml.m5.2xlarge', 'ml.m5.large', 'ml.m5.xlarge'] for batch transform",
     ),
 }
 

@@ -193,7 +193,14 @@ class AthenaMaterialization(pulumi.ComponentResource):
         )
         offline_arn = pulumi.Output.concat("arn:aws:s3:::", args.offline_bucket_name)
         results_arn = pulumi.Output.concat(platform.artifacts_bucket_arn, "/", RESULTS_PREFIX, "*")
-        group = schedule_group(name, tags, self)
+        group = schedule_group(
+            name,
+            platform,
+            purpose=f"A materialization schedule of {name} could not start its Athena query "
+            "after its retries",
+            tags=tags,
+            parent=self,
+        )
         role = scheduler_role(
             f"{name}-scheduler-role",
             platform,

@@ -385,7 +385,14 @@ class MonitoringJobs(pulumi.ComponentResource):
             parent=self,
         )
 
-        group = schedule_group(name, tags, self)
+        group = schedule_group(
+            name,
+            platform,
+            purpose=f"A monitoring schedule of {args.endpoint_name} could not invoke the "
+            "launcher after its retries",
+            tags=tags,
+            parent=self,
+        )
         scheduler = scheduler_role(
             f"{name}-scheduler-role",
             platform,
@@ -642,18 +649,6 @@ class MonitoringJobs(pulumi.ComponentResource):
                 period=ALARM_PERIOD,
                 **common,
             )
-        metric_alarm(
-            f"{name}-dropped",
-            alarm_name=f"{name}-schedules-dropped",
-            purpose=f"A monitoring schedule of {endpoint} could not invoke the launcher after "
-            "its retries",
-            namespace="AWS/Scheduler",
-            metric="InvocationDroppedCount",
-            dimensions={"ScheduleGroup": group.name},
-            threshold=0,
-            period=ALARM_PERIOD,
-            **common,
-        )
 
         self.drift_alarm_name = drift.alarm_name
         self.quality_alarm_name = quality.name

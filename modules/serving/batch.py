@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from functions.recommendations.pipelines.definition import SCORING, render_scoring_definition
+from functions.recommendations.pipelines.definition import (
+    SCORING,
+    TRANSFORM_CONCURRENCY,
+    render_scoring_definition,
+)
 from functions.recommendations.runtime import CODE_FILES
 from modules.athena import ATHENA_QUERY_ACTIONS, athena_workgroup, workgroup_arn
 from modules.common import resource_tags
@@ -48,8 +52,6 @@ SCORING_PREFIX = "scoring/"
 SCORING_RESULTS_PREFIX = "scoring/athena-results/"
 SCORING_EXPIRATIONS = {SCORING_RESULTS_PREFIX: 7}
 """The scoring workgroup's query results expire after a week (the platform base applies it)."""
-TRANSFORM_CONCURRENCY = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16}
-"""Concurrent requests per transform instance: its vCPUs (the SKLearn server's workers)."""
 USERS_PER_FILE = 100_000
 SCORING_JOB_ACTIONS = [
     "sagemaker:AddTags",
@@ -299,11 +301,10 @@ def scoring_pipeline(
     and its schedule."""
     if set(scoring.images) != {"processing", "training"}:
         raise ValueError("scoring images needs exactly ['processing', 'training']")
-    size = scoring.transform_instance_type.rsplit(".", 1)[-1]
-    if size not in TRANSFORM_CONCURRENCY:
+    if scoring.transform_instance_type not in TRANSFORM_CONCURRENCY:
         raise ValueError(
-            f"transform_instance_type {scoring.transform_instance_type!r}: the kit sizes "
-            f"{sorted(TRANSFORM_CONCURRENCY)} instances"
+            f"transform_instance_type {scoring.transform_instance_type!r}: the registered "
+            f"model declares {sorted(TRANSFORM_CONCURRENCY)} for batch transform"
         )
     pipeline_name = f"{name}-scoring"
     tags = platform.component_tags("serving") | dict(args.tags)
@@ -449,7 +450,7 @@ def scoring_pipeline(
         "ModelPackageArn": scoring.model_package_arn,
         "TransformInstanceType": scoring.transform_instance_type,
         "TransformInstanceCount": scoring.transform_instance_count,
-        "TransformConcurrency": TRANSFORM_CONCURRENCY[size],
+        "TransformConcurrency": TRANSFORM_CONCURRENCY[scoring.transform_instance_type],
         "TopN": args.top_n,
     }
     pipeline = sagemaker_pipeline(

@@ -86,8 +86,11 @@ class BatchServingSettings(Section):
     fire well before a served generation gets this old."""
     pointer_cache_seconds: int = Field(60, ge=0, le=3600)
     """How long a lookup function reuses the current generation it read."""
-    transform_instance_type: InstanceType = "ml.m5.large"
-    """Instance type of the batch transform."""
+    transform_instance_type: Literal[
+        "ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.c5.xlarge"
+    ] = "ml.m5.large"
+    """Instance type of the batch transform: one the registered model declares for it
+    (functions/recommendations/pipelines, TRANSFORM_INSTANCE_TYPES)."""
     transform_instance_count: int = Field(1, ge=1, le=100)
     """Instances of the batch transform."""
     api_auth: Literal["iam", "jwt"] = "iam"

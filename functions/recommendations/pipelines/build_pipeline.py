@@ -47,6 +47,9 @@ from functions.recommendations.pipelines.definition import (
     USERS_OUTPUT_DIR,
     PipelineSpec,
 )
+from functions.recommendations.pipelines.definition import (
+    TRANSFORM_INSTANCE_TYPES as DECLARED_TRANSFORM_TYPES,
+)
 from functions.training.offline_sdk import (
     ROLE_STAND_IN,
     command_line,
@@ -83,7 +86,7 @@ TRANSFORM_INVOCATION_TIMEOUT_SECONDS = 600
 """Per request (ModelClientConfig, 1 to 3600); a transform job has no overall runtime limit."""
 TRANSFORM_INVOCATION_RETRIES = 1
 INFERENCE_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge"]
-TRANSFORM_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.c5.xlarge"]
+TRANSFORM_INSTANCE_TYPES = list(DECLARED_TRANSFORM_TYPES)
 TEMPLATES = {TRAINING.key: TRAINING.template_path, SCORING.key: SCORING.template_path}
 
 

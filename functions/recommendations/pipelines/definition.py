@@ -112,6 +112,11 @@ SERVING_ENVIRONMENT = {
 /opt/ml/model/code/inference.py, which train.py copies into the model archive (no code is
 downloaded at serving time, so the model runs network-isolated)."""
 JSON_LINES = "application/jsonlines"
+TRANSFORM_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.c5.xlarge")
+"""Instance types the registered model declares for batch transform (its model package's
+SupportedTransformInstanceTypes): the scoring pipeline runs on one of them."""
+TRANSFORM_CONCURRENCY = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.2xlarge": 8, "ml.c5.xlarge": 4}
+"""Concurrent requests per transform instance: its vCPUs (the SKLearn server's workers)."""
 
 SPOT_FIELDS = ("EnableManagedSpotTraining", "StoppingCondition.MaxWaitTimeInSeconds")
 """The Train step's arguments that `render_training_definition(use_spot_instances=False)`
