@@ -41,11 +41,13 @@ LOOKUP_CODE = "functions/recommendations/lookup"
 LOOKUP_ROUTE = "GET /recommendations/{user_id}"
 TOP_N_MAX = 1000  # the handlers' limit
 LOADER_TIMEOUT_SECONDS = 120
-"""The scoring pipeline's LoadGeneration (a Lambda step) waits 120 seconds for the loader
-(the step's default; the sagemaker SDK v3 sets no other) and fails the run after that while
-the function goes on: the function stops then too, so a run that failed never publishes
-later. At 1,000 to 2,500 users a second (the loader's estimate), a generation of up to
-about 120,000 users loads in time; see docs/batch-recommender.md, Known limits."""
+"""The scoring pipeline's LoadGeneration (a Lambda step) fails the run once its timeout
+passes while the function goes on (StopPipelineExecution's API reference); the definition
+cannot set that timeout (the sagemaker SDK v3 writes none), and the value read from the
+developer guide, 120 seconds by default, is not verified. The loader stops by then too, so a
+run that failed never publishes later. At 1,000 to 2,500 users a second (the loader's
+estimate) that bounds a generation to about 120,000 users; see docs/batch-recommender.md,
+Known limits."""
 SCORING_PREFIX = "scoring/"
 """Key prefix of the artifacts bucket the scoring pipeline writes (code under
 `scoring/code/`, runs under `scoring/<execution id>/`) and the loader reads."""
