@@ -27,7 +27,8 @@ LOOKUP_SECONDS = 0.02  # recommendation lookup: one DynamoDB read
 LOADER_USERS_PER_SECOND = 1000  # the loader's lower estimate (functions/recommendations/loader)
 AGGREGATOR_BATCH = 100  # events per aggregator invocation
 AGGREGATOR_SECONDS = 1.0  # per invocation
-STATE_WRITES_PER_EVENT = 3  # dedupe marker, window bucket, newest event time
+STATE_WRITE_UNITS_PER_EVENT = 4  # a dedupe marker and the card's state, in transactions (2 a write)
+STATE_READS_PER_EVENT = 2  # the card's state and its marker, consistent
 MONITORING_RUN_HOURS = 1 / 6  # a Model Monitor job on captured data: about 10 minutes
 PIPELINE_PROCESSING_HOURS = 5 * 0.25  # data set, validation, baselines, evaluation jobs
 ATHENA_QUERIES_PER_RUN = 1  # the data-set UNLOAD of each training run
@@ -282,9 +283,9 @@ def _dynamodb(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
         runs = ctx.load.scoring_runs_per_month
         writes = runs * (ctx.load.scored_users + 1)  # every user's item, then the pointer
         reads = ctx.requests_per_month  # the user's item (the pointer is cached)
-    else:  # the streaming aggregator's window state
-        writes = ctx.events_per_month * STATE_WRITES_PER_EVENT
-        reads = ctx.events_per_month  # one window query per event
+    else:  # the streaming aggregator's window state: at scale a batch's cards are distinct
+        writes = ctx.events_per_month * STATE_WRITE_UNITS_PER_EVENT
+        reads = ctx.events_per_month * STATE_READS_PER_EVENT
     usage = writes / 1e6 * ctx.usd("dynamodb-write-million") + reads / 1e6 * ctx.usd(
         "dynamodb-read-million"
     )
@@ -298,7 +299,16 @@ def _component(r: RecordedResource) -> str | None:
 def _feature_group(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
     if not (r.inputs.get("onlineStoreConfig") or {}).get("enableOnlineStore"):
         return 0.0, 0.0, "offline store only: its data is priced with the bucket"
-    writes, reads = ctx.events_per_month, ctx.requests_per_month
+    reads = ctx.requests_per_month
+    streamed = any(
+        x.type == "aws:lambda/function:Function"
+        and ((x.inputs.get("environment") or {}).get("variables") or {}).get("CARD_FEATURE_GROUP")
+        == r.inputs.get("featureGroupName")
+        for x in ctx.resources
+    )
+    # The streaming aggregator writes its group once per event (a batch's cards are
+    # distinct at scale); any other online group is written by its own loader, not priced.
+    writes = ctx.events_per_month if streamed else 0.0
     usage = writes / 1e6 * ctx.usd("featurestore-write-million") + reads / 1e6 * ctx.usd(
         "featurestore-read-million"
     )

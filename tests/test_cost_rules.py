@@ -180,9 +180,10 @@ def http_api(region: str) -> Case:
 
 
 def dynamodb(region: str) -> Case:
-    # Per event: 3 writes (dedupe marker, window bucket, newest event time), 1 read.
-    usage = EVENTS * 3 / 1e6 * price("dynamodb-write-million", region) + (
-        EVENTS / 1e6 * price("dynamodb-read-million", region)
+    # Per event: a dedupe marker and the card's state written in a transaction (2 write units
+    # each: 4), both read (2).
+    usage = EVENTS * 4 / 1e6 * price("dynamodb-write-million", region) + (
+        EVENTS * 2 / 1e6 * price("dynamodb-read-million", region)
     )
     return Case([resource("aws:dynamodb/table:Table")], (0, 0), (0, usage))
 
@@ -198,11 +199,31 @@ def recommendations_table(region: str) -> Case:
 
 def online_group(type_: str):
     def case(region: str) -> Case:
-        # An online store: one write per event, one read per scoring request.
+        # The aggregator's online store: one write per event, one read per scoring request.
         usage = EVENTS / 1e6 * price("featurestore-write-million", region) + (
             REQUESTS / 1e6 * price("featurestore-read-million", region)
         )
-        r = resource(type_, onlineStoreConfig={"enableOnlineStore": True})
+        r = resource(type_, featureGroupName="cards", onlineStoreConfig={"enableOnlineStore": True})
+        aggregator = resource(
+            "aws:lambda/function:Function",
+            "agg",
+            memorySize=1024,
+            code={"fileArchive": "functions/aggregator"},
+            environment={"variables": {"CARD_FEATURE_GROUP": "cards"}},
+        )
+        others = {"agg": (0, lambda_usage(EVENTS / 100, 1.0, 1.0, region))}
+        return Case([r, aggregator], (0, 0), (0, usage), others=others)
+
+    return case
+
+
+def loaded_online_group(type_: str):
+    def case(region: str) -> Case:
+        # An online store no aggregator writes (its own loader does): only its reads.
+        usage = REQUESTS / 1e6 * price("featurestore-read-million", region)
+        r = resource(
+            type_, featureGroupName="profiles", onlineStoreConfig={"enableOnlineStore": True}
+        )
         return Case([r], (0, 0), (0, usage))
 
     return case
@@ -442,8 +463,10 @@ CASES = {
     "dynamodb": dynamodb,
     "dynamodb-recommendations": recommendations_table,
     "feature-group-online": online_group(AWS_GROUP),
+    "feature-group-online-loaded": loaded_online_group(AWS_GROUP),
     "feature-group-offline": offline_group(AWS_GROUP),
     "native-feature-group-online": online_group(NATIVE_GROUP),
+    "native-feature-group-online-loaded": loaded_online_group(NATIVE_GROUP),
     "native-feature-group-offline": offline_group(NATIVE_GROUP),
     "buckets-share-storage": buckets,
     "ecr-repository": repository,
