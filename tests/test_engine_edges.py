@@ -134,10 +134,20 @@ def test_each_rule_states_its_basis() -> None:
     assert basis(config)["config"] == "2 x ml.c5.large, 1 x ml.m5.large"
     assert basis(resource("aws:kms/key:Key", "key"))["key"] == "1 key-month"
     group = resource(
-        "aws-native:sagemaker:FeatureGroup", "g", onlineStoreConfig={"enableOnlineStore": True}
+        "aws-native:sagemaker:FeatureGroup",
+        "g",
+        featureGroupName="cards",
+        onlineStoreConfig={"enableOnlineStore": True},
     )
-    # 1 event/s and 1 request/s over a 730-hour month: 2,628,000 of each.
-    assert basis(group)["g"] == "2.6 M writes, 2.6 M reads (online)"
+    aggregator = resource(
+        "aws:lambda/function:Function",
+        "agg",
+        environment={"variables": {"CARD_FEATURE_GROUP": "cards"}},
+    )
+    # 1 event/s and 1 request/s over a 730-hour month: 2,628,000 of each; a group no
+    # aggregator writes is only read.
+    assert basis(group, aggregator)["g"] == "2.6 M writes, 2.6 M reads (online)"
+    assert basis(group)["g"] == "0.0 M writes, 2.6 M reads (online)"
 
 
 def test_a_serverless_variant_without_memory_is_priced_at_one_gb() -> None:
