@@ -11,6 +11,15 @@ from moto.server import ThreadedMotoServer
 
 REGION = "eu-west-1"
 
+if os.environ.get("MUTANT_UNDER_TEST"):
+    # Under mutmut (benchmarks/mutation.py) a property that fails stops at its first failing
+    # example: shrinking a failing aggregator property takes minutes, and the mutant it caught
+    # would count as a timeout instead of killed. Ordinary runs still shrink.
+    from hypothesis import Phase, settings
+
+    settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    settings.load_profile("mutation")
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:

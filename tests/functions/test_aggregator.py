@@ -844,3 +844,111 @@ def test_concurrent_writes_keep_exceptions_per_job_and_let_a_crash_through() -> 
     for concurrency in (1, 4):
         with pytest.raises(Ended):
             aggregator.run_all([lambda: None, ends, fails], concurrency)
+
+
+def test_an_event_without_records_is_an_empty_batch(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert invoke({}, capsys) == ({"batchItemFailures": []}, metrics())
+
+
+def test_a_late_event_is_logged_with_its_card_and_the_newest_event_time(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    newest, late = transaction("new", 0, 10), transaction("late", -86400, 99)
+    expect_raw(feature_store, newest)
+    expect_raw(feature_store, late)
+    expect_card(feature_store, 0, (1, "10.00"), (1, "10.00"), (1, "10.00"))
+
+    response, counts = invoke(kinesis_event(newest, late), capsys)
+
+    assert (response, counts) == ({"batchItemFailures": []}, metrics(Processed=1, LateEvents=1))
+    assert [m for m in caplog.messages if m.startswith("late event")] == [
+        "late event not aggregated: "
+        + json.dumps(
+            {
+                "transaction_id": "late",
+                "card_id": "card-1",
+                "event_time": "2026-11-24T10:00:00Z",
+                "newest_event_time": "2026-11-25T10:00:00Z",
+            }
+        )
+    ]
+
+
+def test_a_failed_state_read_says_which_records_of_which_card_are_retried(
+    feature_store: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("STATE_TABLE", "missing-table")
+    event = kinesis_event(transaction("t1", 0, 1), transaction("t2", 5, 2))
+
+    response, counts = invoke(event, capsys)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}
+    assert counts == metrics(Failed=2)
+    retried = [m for m in caplog.messages if "reported for retry" in m]
+    assert retried == [
+        "state read failed; records reported for retry",
+        "2 record(s) of card card-1 reported for retry: state read failed",
+    ]
+
+
+def test_a_marker_found_by_a_commit_whose_state_cannot_be_read_again_is_retried(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A concurrent writer committed the transaction and the card's state; reading the state
+    # again fails, so whether the marker is a duplicate or an attempt to resume is unknown.
+    payment = transaction("t1", 0, 20)
+    keys = [
+        {"card_id": {"S": "card-1"}, "sk": {"S": "state"}},
+        {"card_id": {"S": "card-1"}, "sk": {"S": "latest"}},
+    ]
+    marker = {"card_id": {"S": "card-1"}, "sk": {"S": "txn#t1"}, "status": {"S": "done"}}
+    with Stubber(aggregator.aws_client("dynamodb")) as dynamodb:
+        dynamodb.add_response(
+            "batch_get_item",
+            {"Responses": {TABLE: []}, "UnprocessedKeys": {}},
+            {"RequestItems": {TABLE: {"Keys": keys, "ConsistentRead": True}}},
+        )
+        dynamodb.add_client_error(
+            "transact_write_items",
+            "TransactionCanceledException",
+            modeled_fields={
+                "CancellationReasons": [
+                    {"Code": "ConditionalCheckFailed", "Item": marker},
+                    {"Code": "ConditionalCheckFailed"},
+                ]
+            },
+        )
+        dynamodb.add_client_error("batch_get_item", "ProvisionedThroughputExceededException")
+
+        response, counts = invoke(kinesis_event(payment), capsys)
+        dynamodb.assert_no_pending_responses()
+
+    assert (response, counts) == (
+        {"batchItemFailures": [{"itemIdentifier": "1"}]},
+        metrics(Failed=1),
+    )
+
+
+def test_older_events_in_a_later_batch_are_placed_against_the_cards_stored_newest(
+    feature_store: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = transaction("first", 0, 10)
+    expect_raw(feature_store, first)
+    expect_card(feature_store, 0, (1, "10.00"), (1, "10.00"), (1, "10.00"))
+    assert invoke(kinesis_event(first), capsys) == ({"batchItemFailures": []}, metrics(Processed=1))
+
+    older, late = transaction("older", -300, 5), transaction("late", -86400, 99)
+    expect_raw(feature_store, older)
+    expect_raw(feature_store, late)
+    expect_card(feature_store, 0, (2, "15.00"), (2, "15.00"), (2, "15.00"))  # as of T still
+
+    response, counts = invoke(kinesis_event(older, late), capsys)
+
+    assert (response, counts) == ({"batchItemFailures": []}, metrics(Processed=1, LateEvents=1))
+    assert buckets() == {0: ("1", "10"), -300: ("1", "5")}
+    assert card_state()["event_time_epoch"] == str(T)

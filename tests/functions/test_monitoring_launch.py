@@ -493,3 +493,24 @@ def test_the_drift_job_runs_on_the_schedules_arguments_and_inputs(
     assert (results["status"], results["rows"]["captured"]) == ("ok", 150)
     assert results["window"]["end"] == "2026-05-04T10:00:00Z"
     assert results["drifted_features"] == ["amount"]  # amounts tripled, counts unchanged
+
+
+def test_each_invocation_logs_its_outcome_as_one_json_line(
+    schedules, s3, monkeypatch, capsys
+) -> None:
+    client = boto3.client("sagemaker")
+    stubber = Stubber(client)
+    stubber.add_response("create_processing_job", {"ProcessingJobArn": "arn:aws:sagemaker:x"})
+    stubber.add_client_error(
+        "create_processing_job", service_error_code="ResourceInUse", http_status_code=400
+    )
+    real = launcher._client
+    monkeypatch.setattr(launcher, "_client", lambda s: client if s == "sagemaker" else real(s))
+    capsys.readouterr()
+    with stubber:
+        first = launcher.handler(scheduled(schedules["drift"], T), None)
+        again = launcher.handler(scheduled(schedules["drift"], T), None)
+    job = "fraud-monitoring-drift-20260504T1000"
+    assert first == {"started": True, "job": job, "inputs": {"capture": 0}}  # no capture yet
+    assert again == {"started": False, "job": job, "reason": "already started"}
+    assert capsys.readouterr().out.splitlines() == [json.dumps(first), json.dumps(again)]

@@ -10,8 +10,11 @@ the jobs' format; test_monitoring_jobs feeds the jobs' real output through the s
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -405,12 +408,16 @@ class MlflowStub(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         url = urlsplit(self.path)
         request = {"method": self.command, "path": url.path, "headers": dict(self.headers)}
+        # As sent: http.server collapses a leading "//" in self.path.
+        request["target"] = self.requestline.split(" ")[1]
         request["query"] = {k: v[0] for k, v in parse_qs(url.query).items()}
         request["body"] = json.loads(body) if body else None
         request["signed"] = self.signature_ok(body)
         self.state["requests"].append(request)
         if not request["signed"]:
             return self.answer(403, {"error_code": "PERMISSION_DENIED", "message": "bad signature"})
+        if self.state.get("refusal"):  # (status, answer) for every request
+            return self.answer(*self.state["refusal"])
         status, answer = self.route(url.path.removeprefix("/api/2.0/mlflow/"), request)
         self.answer(status, answer)
 
@@ -423,6 +430,9 @@ class MlflowStub(BaseHTTPRequestHandler):
         except IndexError:
             return False
         region, service = scope[2], scope[3]
+        # AWS checks the signed payload hash against the payload that arrived.
+        if self.headers.get("X-Amz-Content-SHA256") != hashlib.sha256(body).hexdigest():
+            return False
         host = self.headers["Host"]
         headers = {name: self.headers[name] for name in signed}
         replay = AWSRequest(
@@ -458,6 +468,7 @@ class MlflowStub(BaseHTTPRequestHandler):
             return 200, {}
         if path == "runs/update":
             state["runs"][body["run_id"]]["status"] = body["status"]
+            state["runs"][body["run_id"]]["update"] = body
             return 200, {"run_info": {"run_id": body["run_id"], "status": body["status"]}}
         return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": path}
 
@@ -561,3 +572,75 @@ def test_mlflow_refusing_fails_the_invocation_after_the_metrics(
         env.publish(QUALITY, f"{JOB_PREFIX}quality-7")
     assert len(env.metric_data()) == 5  # CloudWatch got them first
     assert mlflow["runs"] == {}
+
+
+def test_non_finite_scores_and_counts_send_no_datapoint(env: Env) -> None:
+    drift = DRIFT | {
+        "rows": DRIFT["rows"] | {"captured": float("nan")},
+        "features": [
+            {"name": "amount", "method": "wasserstein", "score": float("inf"), "drifted": True},
+            {"name": "txn_count_1h", "method": "psi", "score": float("nan"), "drifted": False},
+            {"name": "account_age_days", "method": "psi", "score": 0.02, "drifted": False},
+        ],
+    }
+    env.publish(drift, f"{JOB_PREFIX}drift-8")
+    assert env.metric_data() == [
+        datum("InsufficientData", 0.0, "Count", Monitor="drift"),
+        datum("FeatureDrift", 0.02, Feature="account_age_days"),
+        datum("DriftedFeatures", 1.0, "Count"),
+    ]
+
+
+def test_a_defined_precision_is_sent_under_its_metric_name(env: Env) -> None:
+    quality = QUALITY | {"metrics": QUALITY["metrics"] | {"precision": 0.6}}
+    env.publish(quality, f"{JOB_PREFIX}quality-8")
+    assert [(d["MetricName"], d["Value"]) for d in env.metric_data()] == [
+        ("InsufficientData", 0.0),
+        ("LabeledPredictions", 800.0),
+        ("LabelCoverage", 0.8),
+        ("AUC", 0.71),
+        ("Precision", 0.6),
+        ("Recall", 0.0),
+    ]
+
+
+def test_an_mlflow_url_with_a_trailing_slash_reaches_the_same_api(
+    env: Env, mlflow: dict[str, Any]
+) -> None:
+    env.configure(MLFLOW_URL=os.environ["MLFLOW_URL"] + "/")
+    before = int(time.time() * 1000)
+    outcome = env.publish(QUALITY, f"{JOB_PREFIX}quality-9")
+    after = int(time.time() * 1000)
+
+    assert outcome["mlflowRunId"] == "run1"
+    sent = [request["target"].split("?")[0] for request in mlflow["requests"]]
+    assert sent[0] == "/api/2.0/mlflow/experiments/get-by-name"
+    assert all(target.startswith("/api/2.0/mlflow/") for target in sent)
+    run = mlflow["runs"]["run1"]
+    started, ended = run["create"]["start_time"], run["update"]["end_time"]
+    assert before <= started <= ended <= after  # epoch milliseconds
+
+
+def test_an_mlflow_error_without_a_code_is_reported_with_its_status_and_message(
+    env: Env, mlflow: dict[str, Any]
+) -> None:
+    mlflow["refusal"] = (503, {"message": "overloaded"})
+    with pytest.raises(publisher.MlflowError) as raised:
+        env.publish(QUALITY, f"{JOB_PREFIX}quality-10")
+    assert (raised.value.status, raised.value.code) == (503, "")
+    assert str(raised.value) == "MLflow answered 503 : overloaded"
+
+
+def test_without_credentials_mlflow_requests_are_not_signed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(publisher.ConfigError) as raised:
+        publisher.mlflow_credentials()
+    assert str(raised.value) == "no AWS credentials to sign MLflow requests with"

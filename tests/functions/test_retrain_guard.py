@@ -347,3 +347,20 @@ def test_request_token_is_stable_per_event_and_pipeline() -> None:
     assert token == "3356a6eacb77b32884ab968aa14927dac08df5efffc2cb5d888ed4efb1063a30"
     assert token != guard.request_token_for(PIPELINE, "event-2")
     assert token != guard.request_token_for("other-pipeline", "event-1")
+
+
+def test_an_alarm_event_without_a_previous_state_is_a_transition_into_alarm() -> None:
+    event = alarm_event()
+    del event["detail"]["previousState"]
+    assert guard.ignore_reason(event) is None
+
+
+def test_an_alarm_without_a_state_reason_starts_with_the_description_prefix_only(
+    sagemaker, sent_starts
+) -> None:
+    event = alarm_event()
+    del event["detail"]["state"]["reason"]
+    assert guard.handler(event, None)["started"] is True
+    assert [start["PipelineExecutionDescription"] for start in sent_starts] == [
+        "Retraining triggered by alarm mlkit-prod-feature-drift at 2026-03-01T12:00:00Z: "
+    ]

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -331,6 +333,12 @@ BAD_REQUESTS = [
         "amount",
     ),
     (
+        "fractional-beyond-float",
+        VALID | {"amount": 10**400},  # a JSON integer too large for a float
+        "field 'amount' must be fractional (a finite number), got a non-finite number",
+        "amount",
+    ),
+    (
         "fractional-null",
         VALID | {"amount": None},
         "field 'amount' must be fractional (a finite number), got null",
@@ -359,6 +367,8 @@ def test_invalid_request_is_400_naming_the_field(featurestore, sent, capsys, bod
     assert sent == []  # nothing looked up (the Stubber has no responses), nothing scored
 
 
+ENCODED_VALID = base64.b64encode(json.dumps(VALID).encode()).decode()
+STRAY_BASE64 = f"{ENCODED_VALID[:8]}*{ENCODED_VALID[8:]}"
 RAW_BAD_REQUESTS = [
     (
         "invalid-json",
@@ -388,6 +398,12 @@ RAW_BAD_REQUESTS = [
     (
         "invalid-base64",
         api_event("not base64!", raw=True) | {"isBase64Encoded": True},
+        "request body is not valid base64",
+        None,
+    ),
+    (
+        "base64-with-a-stray-character",  # not skipped: the body is refused
+        api_event(STRAY_BASE64, raw=True) | {"isBase64Encoded": True},
         "request body is not valid base64",
         None,
     ),
@@ -536,6 +552,38 @@ def test_model_error_is_502(featurestore, capsys):
     )
 
 
+def test_an_unexpected_failure_is_500_with_its_traceback_in_the_audit_line(
+    featurestore, sent, capsys, monkeypatch
+):
+    def broken(request: Any, schema: Any) -> Any:
+        raise RuntimeError("lookup bug")
+
+    monkeypatch.setattr(scoring, "fetch_features", broken)
+    status, body, audit = call(api_event(VALID), capsys)
+
+    assert (status, body) == (500, {"error": "internal error", "requestId": "req-1"})
+    assert audit.pop("detail").endswith("RuntimeError: lookup bug\n")
+    assert audit == audit_line(500, "internal error")
+    assert sent == []
+
+
+def test_a_direct_invocation_takes_the_lambda_request_id_and_times_itself(
+    featurestore, sent, capsys
+):
+    event = api_event("", raw=True) | {"requestContext": {}}
+    context = SimpleNamespace(aws_request_id="lambda-req-7")
+    capsys.readouterr()
+    started = time.perf_counter()
+    response = scoring.handler(event, context)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+
+    body = {"error": "request body is empty", "field": None, "requestId": "lambda-req-7"}
+    assert (response["statusCode"], json.loads(response["body"])) == (400, body)
+    audit = json.loads(capsys.readouterr().out)
+    assert audit["requestId"] == "lambda-req-7"
+    assert 0 <= audit["latencyMs"] <= round(elapsed_ms, 1) + 0.1
+
+
 def test_unreadable_score_is_502(featurestore, sent, capsys):
     featurestore.add_response(
         "get_record", record(txn_count_10m="3", txn_amount_10m="310.25"), CARD_PARAMS
@@ -621,6 +669,21 @@ BAD_SCHEMAS = [
         mutated(lambda s: s["request"][2].update(type="float")),
         "request[2]: unknown type 'float' for 'amount' "
         "(expected one of string, integral, fractional)",
+    ),
+    (
+        "request-item-extra-key",
+        mutated(lambda s: s["request"][0].update(required=True)),
+        "request[0] must be an object with exactly name and type",
+    ),
+    (
+        "request-item-not-an-object",
+        mutated(lambda s: s["request"].append(3)),
+        "request[5] must be an object with exactly name and type",
+    ),
+    (
+        "empty-feature-group",
+        mutated(lambda s: s["lookups"][0].update(featureGroup="")),
+        "lookups[0].featureGroup must be a non-empty string",
     ),
     (
         "unknown-lookup-type",
