@@ -1,6 +1,8 @@
 """Serving: a SageMaker real-time endpoint built from an approved model package (and, in
-`api.py`, the scoring API in front of it). Backends: `BACKENDS` (role `endpoint`:
-`sagemaker`), contract in `contract.py`."""
+`api.py`, the scoring API in front of it), or batch serving of precomputed predictions
+(`batch.py`: a table of generations, its loader, lookup API and scoring pipeline). Backends:
+`BACKENDS` (role `endpoint`: `sagemaker`) and `BATCH_BACKENDS` (role `batch`: `dynamodb`),
+contracts in `contract.py`."""
 
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 The pipeline definition is generated once with the sagemaker SDK into
 `functions/training/pipeline.json` (`python -m functions.training.build_pipeline`); this
 module fills in the stack's values, so the plan never imports the SDK. Backends: `BACKENDS`
-(role `pipeline`: `sagemaker`), contract in `contract.py`.
+(role `pipeline`: `sagemaker`, the classifier with its AUC gate) and `RANKING_BACKENDS`
+(role `ranking`: `sagemaker`, a recommender's pipeline in `ranking.py`), contracts in
+`contract.py`.
 
 The data set is built by Athena (engine v3) over the offline store's Glue tables and a Glue
 table over the ground-truth labels, in a workgroup of this component; each registered model
