@@ -30,7 +30,7 @@ from functions.recommendations.pipelines.definition import load_images
 from mlkit.blueprint import Blueprint, Targets
 from mlkit.stackfile import code_version
 from modules import feature_store, metadata, serving, training
-from modules.feature_store import FeatureGroupSpec, FeatureStoreArgs, offline_table_name
+from modules.feature_store import FeatureStoreArgs, offline_table_name
 from modules.feature_store.materialization import (
     MATERIALIZATION_EXPIRATIONS,
     AthenaMaterialization,
@@ -140,21 +140,7 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
     )
     platform = base.platform
     images = region_images(settings)
-    groups = [
-        FeatureGroupSpec(
-            name=group.name,
-            record_identifier=group.record_identifier,
-            event_time=group.event_time,
-            features=group.features,
-            owner=group.owner,
-            description=group.description,
-            online=group.online,
-            offline=group.offline,
-            ttl_days=group.ttl_days,
-            required=group.required,
-        )
-        for group in settings.feature_store.feature_groups
-    ]
+    groups = settings.feature_store.specs()
     model_name = model_group_name(stack)
     store_name = f"{stack}-features"
     features = feature_store.BACKENDS.get(settings.feature_store.backend)(

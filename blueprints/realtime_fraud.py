@@ -155,21 +155,7 @@ def build(settings: Settings, stack: str) -> Mapping[str, Any]:
     assert settings.metadata and settings.serving and settings.monitoring
     base = build_platform_base(settings, stack, REQUIRED_ENDPOINTS)
     platform = base.platform
-    groups = [
-        FeatureGroupSpec(
-            name=group.name,
-            record_identifier=group.record_identifier,
-            event_time=group.event_time,
-            features=group.features,
-            owner=group.owner,
-            description=group.description,
-            online=group.online,
-            offline=group.offline,
-            ttl_days=group.ttl_days,
-            required=group.required,
-        )
-        for group in settings.feature_store.feature_groups
-    ]
+    groups = settings.feature_store.specs()
     model_name = model_group_name(stack)
     consumers = {reference.split(".")[0]: [model_name] for reference in settings.model.features}
     features = feature_store.BACKENDS.get(settings.feature_store.backend)(

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from mlkit.settings import Identifier, ScheduleExpression, Section, TagValue, backend_setting
-from modules.feature_store import BACKENDS, INGESTION_BACKENDS
+from modules.feature_store import BACKENDS, INGESTION_BACKENDS, FeatureGroupSpec
 
 FeatureType = Literal["string", "integral", "fractional"]
 StoreBackend = backend_setting(BACKENDS)
@@ -100,6 +100,24 @@ class FeatureStoreSettings(Section):
 
     def group(self, name: str) -> FeatureGroupSettings | None:
         return next((g for g in self.feature_groups if g.name == name), None)
+
+    def specs(self) -> list[FeatureGroupSpec]:
+        """The groups as the feature store component takes them."""
+        return [
+            FeatureGroupSpec(
+                name=group.name,
+                record_identifier=group.record_identifier,
+                event_time=group.event_time,
+                features=group.features,
+                owner=group.owner,
+                description=group.description,
+                online=group.online,
+                offline=group.offline,
+                ttl_days=group.ttl_days,
+                required=group.required,
+            )
+            for group in self.feature_groups
+        ]
 
 
 class StreamingSettings(Section):
