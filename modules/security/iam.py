@@ -88,6 +88,30 @@ def image_repository_arn(image_uri: str) -> str:
     return f"arn:aws:ecr:{region}:{account}:repository/{path.split(':')[0]}"
 
 
+SAGEMAKER_KEY_ACTIONS = [
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+]
+"""What a SageMaker pipeline's role needs of the stack key: its jobs' volumes and outputs,
+and the grants SageMaker creates for them."""
+
+
+def pass_own_role(
+    account_id: pulumi.Input[str], role_name: str, *, sid: str = "PassOwnRoleToJobs"
+) -> dict[str, Any]:
+    """`iam:PassRole` on the role `role_name` (Pulumi's physical name `<role_name>-<suffix>`),
+    to SageMaker only: a pipeline hands its own role to the jobs and models it creates."""
+    return allow(
+        ["iam:PassRole"],
+        [pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", role_name, "-*")],
+        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        sid=sid,
+    )
+
+
 def sagemaker_job_statements(
     *,
     region: str,

@@ -28,8 +28,10 @@ from modules.pipelines import pipeline_schedule, sagemaker_pipeline, upload_code
 from modules.platform import Platform
 from modules.python_function import PythonFunctionArgs, python_function
 from modules.security.iam import (
+    SAGEMAKER_KEY_ACTIONS,
     allow,
     image_repository_arn,
+    pass_own_role,
     sagemaker_job_statements,
     service_role,
 )
@@ -377,17 +379,7 @@ def scoring_pipeline(
                 ],
                 sid="Catalog",
             ),
-            allow(
-                [
-                    "kms:CreateGrant",
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey",
-                ],
-                [platform.kms_key_arn],
-                sid="Key",
-            ),
+            allow(SAGEMAKER_KEY_ACTIONS, [platform.kms_key_arn], sid="Key"),
             allow(
                 SCORING_JOB_ACTIONS,
                 [
@@ -415,15 +407,8 @@ def scoring_pipeline(
                 sid="ApprovedVersion",
             ),
             allow(["lambda:InvokeFunction"], [loader.arn], sid="PublishGeneration"),
-            allow(
-                ["iam:PassRole"],
-                [
-                    pulumi.Output.concat(
-                        "arn:aws:iam::", platform.account_id, ":role/", pipeline_name, "-role-*"
-                    )
-                ],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                sid="PassOwnRoleToJobsAndModel",
+            pass_own_role(
+                platform.account_id, f"{pipeline_name}-role", sid="PassOwnRoleToJobsAndModel"
             ),
             *sagemaker_job_statements(
                 region=platform.region,

@@ -38,7 +38,13 @@ from modules.athena import workgroup_arn as athena_workgroup_arn
 from modules.common import resource_tags
 from modules.pipelines import sagemaker_pipeline, upload_code
 from modules.platform import Platform
-from modules.security.iam import allow, sagemaker_job_statements, service_role
+from modules.security.iam import (
+    SAGEMAKER_KEY_ACTIONS,
+    allow,
+    pass_own_role,
+    sagemaker_job_statements,
+    service_role,
+)
 from modules.security.iam import image_repository_arn as image_repository_arn
 from modules.training.contract import BACKENDS
 from modules.training.contract import TrainingPipeline as TrainingPipeline
@@ -322,17 +328,7 @@ class Training(pulumi.ComponentResource):
                     ],
                     sid="CatalogTables",
                 ),
-                allow(
-                    [
-                        "kms:CreateGrant",
-                        "kms:Decrypt",
-                        "kms:DescribeKey",
-                        "kms:Encrypt",
-                        "kms:GenerateDataKey",
-                    ],
-                    [key_arn],
-                    sid="Key",
-                ),
+                allow(SAGEMAKER_KEY_ACTIONS, [key_arn], sid="Key"),
                 allow(
                     JOB_ACTIONS,
                     [
@@ -362,16 +358,7 @@ class Training(pulumi.ComponentResource):
                     [args.model_package_group_arn],
                     sid="Registry",
                 ),
-                allow(
-                    ["iam:PassRole"],
-                    [
-                        pulumi.Output.concat(
-                            "arn:aws:iam::", platform.account_id, ":role/", name, "-role-*"
-                        )
-                    ],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                    sid="PassOwnRoleToJobs",
-                ),
+                pass_own_role(platform.account_id, f"{name}-role", sid="PassOwnRoleToJobs"),
                 *sagemaker_job_statements(
                     region=platform.region,
                     account_id=platform.account_id,

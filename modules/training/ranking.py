@@ -22,8 +22,10 @@ from modules.athena import ATHENA_QUERY_ACTIONS, athena_workgroup, workgroup_arn
 from modules.pipelines import pipeline_schedule, sagemaker_pipeline, upload_code
 from modules.platform import Platform
 from modules.security.iam import (
+    SAGEMAKER_KEY_ACTIONS,
     allow,
     image_repository_arn,
+    pass_own_role,
     sagemaker_job_statements,
     service_role,
 )
@@ -204,17 +206,7 @@ class RankingTraining(pulumi.ComponentResource):
                     ],
                     sid="Catalog",
                 ),
-                allow(
-                    [
-                        "kms:CreateGrant",
-                        "kms:Decrypt",
-                        "kms:DescribeKey",
-                        "kms:Encrypt",
-                        "kms:GenerateDataKey",
-                    ],
-                    [platform.kms_key_arn],
-                    sid="Key",
-                ),
+                allow(SAGEMAKER_KEY_ACTIONS, [platform.kms_key_arn], sid="Key"),
                 allow(
                     JOB_ACTIONS,
                     [
@@ -242,16 +234,7 @@ class RankingTraining(pulumi.ComponentResource):
                     [args.model_package_group_arn],
                     sid="Registry",
                 ),
-                allow(
-                    ["iam:PassRole"],
-                    [
-                        pulumi.Output.concat(
-                            "arn:aws:iam::", platform.account_id, ":role/", name, "-role-*"
-                        )
-                    ],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                    sid="PassOwnRoleToJobs",
-                ),
+                pass_own_role(platform.account_id, f"{name}-role", sid="PassOwnRoleToJobs"),
                 *sagemaker_job_statements(
                     region=platform.region,
                     account_id=platform.account_id,
