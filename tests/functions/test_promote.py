@@ -123,3 +123,29 @@ def test_a_stack_without_a_model_is_refused(aws: str, capsys) -> None:
     assert capsys.readouterr().err.strip() == (
         "stacks/Pulumi.base-dev.yaml: mlkit:blueprint: blueprint platform-base serves no model"
     )
+
+
+def test_the_recommender_is_promoted_the_same_way(aws: str, tmp_path: Path, capsys) -> None:
+    # recsys-dev as on a fresh account; version 1 of its own group is Approved.
+    group = "recsys-dev-recsys-model"
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "123.dkr.ecr.eu-west-1.amazonaws.com/sklearn:1"}],
+            "SupportedContentTypes": ["application/jsonlines"],
+            "SupportedResponseMIMETypes": ["application/jsonlines"],
+        },
+    )
+    path = tmp_path / "Pulumi.recsys-dev.yaml"
+    lines = (STACKS_DIR / "Pulumi.recsys-dev.yaml").read_text().splitlines(keepends=True)
+    serving = next(i for i, line in enumerate(lines) if line.strip() == "mlkit:serving:")
+    path.write_text("".join(lines[:serving]))  # the serving block is the file's last
+
+    assert main(["promote", str(path), "1"]) == EXIT_OK
+    assert path.read_text().splitlines()[-2:] == ["  mlkit:serving:", "    modelVersion: 1"]
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    arn = f"arn:aws:sagemaker:{REGION}:{account}:model-package/{group}/1"
+    assert f"mlkit:serving.modelVersion unset -> 1 ({arn})" in capsys.readouterr().out
