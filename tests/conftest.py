@@ -46,7 +46,7 @@ def _plan_digest() -> str:
 
 
 @cache
-def _plan(stack: str) -> Plan:
+def _planned(stack: str) -> bytes:
     """Plans are deterministic (test_recording checks it): each shipped stack is planned once
     per run of the suite and shared with the other worker through a file, under a lock, so two
     workers never plan the same stack; any change to a plan's inputs changes the file name."""
@@ -55,14 +55,20 @@ def _plan(stack: str) -> Plan:
     with open(PLAN_CACHE / f"{stack}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if path.exists():
-            return pickle.loads(path.read_bytes())
-        plan = plan_stack(stack)
+            return path.read_bytes()
+        planned = pickle.dumps(plan_stack(stack))
         for stale in PLAN_CACHE.glob(f"*-{stack}.pickle"):
             stale.unlink()
         partial = path.with_suffix(f".{os.getpid()}")
-        partial.write_bytes(pickle.dumps(plan))
+        partial.write_bytes(planned)
         partial.replace(path)
-        return plan
+        return planned
+
+
+def _plan(stack: str) -> Plan:
+    """A shipped stack's plan, a fresh copy each time: a test that changes what it was given
+    cannot change what the next test reads."""
+    return pickle.loads(_planned(stack))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ prod differ."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ REGION = "eu-west-1"
 
 
 def named(plan: Plan, name: str) -> dict[str, Any]:
-    return plan.recording.named(name).inputs
+    """A copy of a resource's inputs (the plans are shared: never change them)."""
+    return copy.deepcopy(plan.recording.named(name).inputs)
 
 
 def statements(plan: Plan, role: str) -> dict[str, dict[str, Any]]:
