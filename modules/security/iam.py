@@ -99,6 +99,17 @@ SAGEMAKER_KEY_ACTIONS = [
 and the grants SageMaker creates for them."""
 
 
+SAGEMAKER_ARTIFACT_ACTIONS = [
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+    "s3:GetObject",
+    "s3:ListMultipartUploadParts",
+    "s3:PutObject",
+]
+"""What a SageMaker pipeline's role does under its own prefix of the artifacts bucket: jobs
+read their inputs and write (multipart) outputs there, and the kit's jobs clean staging up."""
+
+
 def pass_own_role(
     account_id: pulumi.Input[str], role_name: str, *, sid: str = "PassOwnRoleToJobs"
 ) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from modules.pipelines import pipeline_schedule, sagemaker_pipeline, upload_code
 from modules.platform import Platform
 from modules.python_function import PythonFunctionArgs, python_function
 from modules.security.iam import (
+    SAGEMAKER_ARTIFACT_ACTIONS,
     SAGEMAKER_KEY_ACTIONS,
     allow,
     image_repository_arn,
@@ -341,13 +342,7 @@ def scoring_pipeline(
         account_id=platform.account_id,
         statements=[
             allow(
-                [
-                    "s3:AbortMultipartUpload",
-                    "s3:DeleteObject",
-                    "s3:GetObject",
-                    "s3:ListMultipartUploadParts",
-                    "s3:PutObject",
-                ],
+                SAGEMAKER_ARTIFACT_ACTIONS,
                 [pulumi.Output.concat(bucket, "/", SCORING_PREFIX, "*")],
                 sid="ScoringArtifacts",
             ),

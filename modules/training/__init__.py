@@ -39,6 +39,7 @@ from modules.common import resource_tags
 from modules.pipelines import sagemaker_pipeline, upload_code
 from modules.platform import Platform
 from modules.security.iam import (
+    SAGEMAKER_ARTIFACT_ACTIONS,
     SAGEMAKER_KEY_ACTIONS,
     allow,
     pass_own_role,
@@ -283,13 +284,7 @@ class Training(pulumi.ComponentResource):
             account_id=platform.account_id,
             statements=[
                 allow(
-                    [
-                        "s3:AbortMultipartUpload",
-                        "s3:DeleteObject",
-                        "s3:GetObject",
-                        "s3:ListMultipartUploadParts",
-                        "s3:PutObject",
-                    ],
+                    SAGEMAKER_ARTIFACT_ACTIONS,
                     [pulumi.Output.concat(bucket, "/training/*")],
                     sid="TrainingArtifacts",
                 ),

@@ -22,6 +22,7 @@ from modules.athena import ATHENA_QUERY_ACTIONS, athena_workgroup, workgroup_arn
 from modules.pipelines import pipeline_schedule, sagemaker_pipeline, upload_code
 from modules.platform import Platform
 from modules.security.iam import (
+    SAGEMAKER_ARTIFACT_ACTIONS,
     SAGEMAKER_KEY_ACTIONS,
     allow,
     image_repository_arn,
@@ -163,13 +164,7 @@ class RankingTraining(pulumi.ComponentResource):
             account_id=platform.account_id,
             statements=[
                 allow(
-                    [
-                        "s3:AbortMultipartUpload",
-                        "s3:DeleteObject",
-                        "s3:GetObject",
-                        "s3:ListMultipartUploadParts",
-                        "s3:PutObject",
-                    ],
+                    SAGEMAKER_ARTIFACT_ACTIONS,
                     [pulumi.Output.concat(bucket, "/", TRAINING_PREFIX, "*")],
                     sid="TrainingArtifacts",
                 ),
