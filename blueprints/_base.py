@@ -3,6 +3,7 @@ and the platform context built from them, which every ML component receives."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from modules.observability import Observability, ObservabilityArgs, SageMakerJob
 from modules.observability.settings import ObservabilitySettings
 from modules.platform import Platform
 from modules.security import SecureBucket, SecureBucketArgs, StackKey, StackKeyArgs
+from modules.security.code_signing import LambdaCodeSigning, LambdaCodeSigningArgs
 from modules.security.settings import SecuritySettings
 from modules.training import ATHENA_RESULTS_EXPIRY_DAYS, ATHENA_RESULTS_PREFIX
 
@@ -205,6 +207,15 @@ def build_platform_base(
             access_log_bucket=access_logs,
         ),
     )
+    require_code_signing = None
+    if settings.security.code_signing:
+        require_code_signing = functools.cache(
+            lambda: (
+                LambdaCodeSigning(
+                    f"{stack}-code-signing", LambdaCodeSigningArgs(stack=stack, tags=tags)
+                ).signing
+            )
+        )
     platform = Platform(
         stack=stack,
         region=settings.region,
@@ -224,6 +235,7 @@ def build_platform_base(
         access_log_bucket_name=access_logs,
         sagemaker_job_log_groups=alerting.sagemaker_job_log_groups,
         noncurrent_version_retention_days=settings.security.noncurrent_version_retention_days,
+        require_code_signing=require_code_signing,
         tags=tags,
     )
     return PlatformBase(platform, key, observability, network, artifacts)

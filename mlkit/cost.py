@@ -64,6 +64,7 @@ FREE_TYPES = frozenset(
         "aws:iam/role:Role",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:kms/alias:Alias",
+        "aws:lambda/codeSigningConfig:CodeSigningConfig",  # code signing is free
         "aws:lambda/eventSourceMapping:EventSourceMapping",
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
         "aws:lambda/permission:Permission",
@@ -79,6 +80,8 @@ FREE_TYPES = frozenset(
         "aws:sagemaker/endpoint:Endpoint",  # its configuration carries the instances
         "aws:sagemaker/model:Model",
         "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
+        "aws:signer/signingJob:SigningJob",  # Signer is free for Lambda
+        "aws:signer/signingProfile:SigningProfile",
         "aws:sns/topicPolicy:TopicPolicy",
         "aws:sns/topicSubscription:TopicSubscription",
         "aws-native:sagemaker:ModelQualityJobDefinition",
@@ -254,7 +257,7 @@ def _kinesis(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
 
 def _lambda(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
     memory_gb = float(r.inputs.get("memorySize") or 128) / 1024
-    code = str((r.inputs.get("code") or {}).get("fileArchive", ""))
+    code = str((r.inputs.get("tags") or {}).get("mlkit:code", ""))  # the kit's functions
     if code.endswith("scoring"):
         invocations, seconds = ctx.requests_per_month, SCORING_SECONDS
     elif code.endswith("aggregator"):

@@ -105,6 +105,12 @@ ARN_FORMATS = {
     "aws:kinesis/stream:Stream": "arn:aws:kinesis:{region}:{account}:stream/{name}",
     "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{id}",
     "aws:lambda/function:Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": (
+        "arn:aws:lambda:{region}:{account}:code-signing-config:csc-{id}"
+    ),
+    "aws:signer/signingProfile:SigningProfile": (
+        "arn:aws:signer:{region}:{account}:/signing-profiles/{name}"
+    ),
     "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
     "aws:sagemaker/featureGroup:FeatureGroup": (
         "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"
@@ -178,6 +184,27 @@ class _Mocks(pulumi.runtime.Mocks):
             resource_id = api_id
             state["apiEndpoint"] = f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
             state["executionArn"] = f"arn:aws:execute-api:{self.region}:{MOCK_ACCOUNT_ID}:{api_id}"
+        elif args.typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            state["versionId"] = _short_hash(args.name, "version")
+        elif args.typ == "aws:signer/signingProfile:SigningProfile":
+            name = state["name"] = f"{state.get('namePrefix', '')}{_short_hash(args.name)}"
+            state["version"] = "v1"
+            state["versionArn"] = (
+                f"arn:aws:signer:{self.region}:{MOCK_ACCOUNT_ID}:/signing-profiles/{name}/v1"
+            )
+        elif args.typ == "aws:signer/signingJob:SigningJob":
+            job_id = resource_id = state["jobId"] = _short_hash(args.name)
+            destination = (state.get("destination") or {}).get("s3") or {}
+            state["signedObjects"] = [
+                {
+                    "s3s": [
+                        {
+                            "bucket": destination.get("bucket"),
+                            "key": f"{destination.get('prefix', '')}{job_id}.zip",
+                        }
+                    ]
+                }
+            ]
         elif args.typ == "aws:apigatewayv2/stage:Stage":
             api_id = state.get("apiId", "api")
             state["invokeUrl"] = f"https://{api_id}.execute-api.{self.region}.amazonaws.com/"

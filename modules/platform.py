@@ -16,6 +16,16 @@ from modules.common import Durability
 
 
 @dataclass(frozen=True)
+class CodeSigning:
+    """How the stack's Lambda functions are signed (modules.security.code_signing)."""
+
+    profile_name: pulumi.Input[str]
+    """AWS Signer profile (platform `AWSLambda-SHA384-ECDSA`) that signs each function's code."""
+    config_arn: pulumi.Input[str]
+    """Lambda code signing configuration that allows only that profile and enforces it."""
+
+
+@dataclass(frozen=True)
 class Platform:
     stack: str
     """Stack name; prefixes physical names that must be known up front."""
@@ -61,6 +71,10 @@ class Platform:
     access_log_bucket_name: pulumi.Input[str] | None = None
     """Bucket receiving the S3 server access logs of the stack's data buckets (prod); None:
     no access logs."""
+    require_code_signing: Callable[[], CodeSigning] | None = None
+    """Functions deploy only code the stack's Signer profile signed (the `security.codeSigning`
+    setting): makes the profile and configuration on first use, for stacks with functions
+    only, and returns them; None: unsigned code."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Stack tags (`owner`, `cost-center`, `mlkit:blueprint`, `mlkit:environment`, ...)."""
 

@@ -18,6 +18,8 @@ from modules.security.iam import allow, lambda_vpc_statements, service_role
 
 LAMBDA_RUNTIME = "python3.12"
 ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations, stated
+CODE_TAG = "mlkit:code"  # the function's code folder, by which the cost model knows it
+CODE_PREFIX = "functions/"  # where signed functions' code goes in the artifacts bucket
 
 
 @dataclass
@@ -110,6 +112,7 @@ def python_function(
                 sid="FailedEventsKey",
             )
         )
+    code = _code(name, platform, args, parent)
     role = service_role(
         f"{name}-role",
         service="lambda.amazonaws.com",
@@ -123,7 +126,7 @@ def python_function(
         name=name,
         runtime=LAMBDA_RUNTIME,
         handler="handler.handler",
-        code=pulumi.FileArchive(args.code_dir),
+        **code,
         role=role.arn,
         memory_size=args.memory_mb,
         timeout=args.timeout_seconds,
@@ -133,13 +136,59 @@ def python_function(
         tracing_config={"mode": "Active" if platform.tracing else "PassThrough"},
         vpc_config=vpc_config,
         reserved_concurrent_executions=args.reserved_concurrency,
-        tags=resource_tags(name, args.tags),
+        tags=resource_tags(name, args.tags, {CODE_TAG: args.code_dir}),
         # A function in the VPC is invoked only once the endpoints of what it calls exist.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs, *endpoints]),
     )
     if failed_events is not None:
         _on_failure(name, function, failed_events, parent)
     return function
+
+
+def _code(
+    name: str, platform: Platform, args: PythonFunctionArgs, parent: pulumi.Resource
+) -> dict[str, Any]:
+    """The function's code arguments: the folder itself, or, with code signing, the object a
+    Signer job signed. Lambda reads both at deploy time with the deployer's credentials."""
+    if platform.require_code_signing is None:
+        return {"code": pulumi.FileArchive(args.code_dir)}
+    signing = platform.require_code_signing()
+    source_key = f"{CODE_PREFIX}{name}/code.zip"
+    source = aws.s3.BucketObjectv2(
+        f"{name}-code",
+        bucket=platform.artifacts_bucket_name,
+        key=source_key,
+        source=pulumi.FileArchive(args.code_dir),
+        server_side_encryption="aws:kms",
+        kms_key_id=platform.kms_key_arn,
+        tags=resource_tags(f"{name}-code", args.tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    # Signer signs one version of the object (its bucket is versioned, as Signer requires);
+    # new code is a new version, so a new job and a new signed object.
+    job = aws.signer.SigningJob(
+        f"{name}-signing",
+        profile_name=signing.profile_name,
+        source={
+            "s3": {
+                "bucket": platform.artifacts_bucket_name,
+                "key": source_key,
+                "version": source.version_id,
+            }
+        },
+        destination={
+            "s3": {
+                "bucket": platform.artifacts_bucket_name,
+                "prefix": f"{CODE_PREFIX}{name}/signed/",
+            }
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return {
+        "s3_bucket": platform.artifacts_bucket_name,
+        "s3_key": job.signed_objects.apply(lambda signed: signed[0].s3s[0].key),
+        "code_signing_config_arn": signing.config_arn,
+    }
 
 
 def _on_failure(

@@ -571,6 +571,10 @@ def test_dev_differs_from_prod_where_the_profiles_and_stack_files_say(dev, prod)
         "-access-logs-public-access-block",
         "-access-logs-versioning",
         "-artifacts-access-logging",
+        # prod deploys only signed code: the stack's Signer profile, and per function its
+        # code object and signing job
+        "-code-signing-config",
+        "-code-signing-profile",
         "-features-offline-access-logging",
         "-materialize-lake-access-logging",
         "-network-athena-endpoint",  # dev runs its Athena jobs outside the VPC
@@ -586,6 +590,10 @@ def test_dev_differs_from_prod_where_the_profiles_and_stack_files_say(dev, prod)
         "-recsys-model-mlflow",  # recsys-dev's stack file turns MLflow off
         "-recsys-model-mlflow-role",
         "-recsys-model-mlflow-role-policy",
+        "-serving-loader-code",
+        "-serving-loader-signing",
+        "-serving-lookup-code",
+        "-serving-lookup-signing",
     ]
 
 

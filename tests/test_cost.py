@@ -59,7 +59,7 @@ def test_kinesis_provisioned_and_on_demand() -> None:
 
 def test_scoring_lambda_requests_and_compute() -> None:
     scoring = resource(
-        "aws:lambda/function:Function", memorySize=512, code={"fileArchive": "functions/scoring"}
+        "aws:lambda/function:Function", memorySize=512, tags={"mlkit:code": "functions/scoring"}
     )
     requests = 2_628_000
     expected = requests / 1e6 * 0.20 + requests * 0.1 * 0.5 * 0.0000166667

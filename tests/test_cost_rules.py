@@ -132,7 +132,7 @@ def lambda_usage(invocations: float, seconds: float, memory_gb: float, region: s
 def scoring_lambda(region: str) -> Case:
     # One invocation per request, 0.1 s each, at 512 MB (0.5 GB).
     r = resource(
-        "aws:lambda/function:Function", memorySize=512, code={"fileArchive": "functions/scoring"}
+        "aws:lambda/function:Function", memorySize=512, tags={"mlkit:code": "functions/scoring"}
     )
     return Case([r], (0, 0), (0, lambda_usage(REQUESTS, 0.1, 0.5, region)))
 
@@ -142,14 +142,14 @@ def aggregator_lambda(region: str) -> Case:
     r = resource(
         "aws:lambda/function:Function",
         memorySize=1024,
-        code={"fileArchive": "functions/aggregator"},
+        tags={"mlkit:code": "functions/aggregator"},
     )
     return Case([r], (0, 0), (0, lambda_usage(EVENTS / 100, 1.0, 1.0, region)))
 
 
 def housekeeping_lambda(region: str) -> Case:
     # Any other function: 100 calls a month of 1 s, whatever the load; default 128 MB.
-    r = resource("aws:lambda/function:Function", code={"fileArchive": "functions/retrain_guard"})
+    r = resource("aws:lambda/function:Function", tags={"mlkit:code": "functions/retrain_guard"})
     usage = lambda_usage(100, 1.0, 128 / 1024, region)
     return Case([r], (0, usage), (0, usage))
 
@@ -159,7 +159,7 @@ def lookup_lambda(region: str) -> Case:
     r = resource(
         "aws:lambda/function:Function",
         memorySize=512,
-        code={"fileArchive": "functions/recommendations/lookup"},
+        tags={"mlkit:code": "functions/recommendations/lookup"},
     )
     return Case([r], (0, 0), (0, lambda_usage(REQUESTS, 0.02, 0.5, region)))
 
@@ -169,7 +169,7 @@ def loader_lambda(region: str) -> Case:
     r = resource(
         "aws:lambda/function:Function",
         memorySize=1024,
-        code={"fileArchive": "functions/recommendations/loader"},
+        tags={"mlkit:code": "functions/recommendations/loader"},
     )
     return Case([r], (0, 0), (0, lambda_usage(30, 5.0, 1.0, region)))
 
@@ -208,7 +208,7 @@ def online_group(type_: str):
             "aws:lambda/function:Function",
             "agg",
             memorySize=1024,
-            code={"fileArchive": "functions/aggregator"},
+            tags={"mlkit:code": "functions/aggregator"},
             environment={"variables": {"CARD_FEATURE_GROUP": "cards"}},
         )
         others = {"agg": (0, lambda_usage(EVENTS / 100, 1.0, 1.0, region))}

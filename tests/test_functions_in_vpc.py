@@ -91,7 +91,7 @@ def test_prod_functions_run_in_the_vpc_with_endpoints_for_exactly_what_they_call
             outside.append(function.name)
             continue
         assert config == {"subnetIds": subnets, "securityGroupIds": [workload_sg]}
-        needed |= handler_endpoints(function.inputs["code"]["fileArchive"])
+        needed |= handler_endpoints(function.inputs["tags"]["mlkit:code"])
     # Only the MLflow-logging publisher stays out: the kit makes no endpoint for MLflow.
     assert outside == (["fraud-monitored-monitoring-publisher"] if stack == "monitored" else [])
     # Lambda sends the functions' logs and traces itself: no endpoint for those.

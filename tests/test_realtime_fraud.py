@@ -109,8 +109,14 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-access-logs-public-access-block",
         "-access-logs-versioning",
         "-artifacts-access-logging",
+        # prod deploys only signed code: the stack's Signer profile, and per function its
+        # code object and signing job
+        "-code-signing-config",
+        "-code-signing-profile",
         "-features-offline-access-logging",
         "-fraud-dashboard",  # dev keeps no dashboard: $3/month beyond an account's first three
+        "-ingestion-aggregator-code",
+        "-ingestion-aggregator-signing",
         "-network-athena-endpoint",  # dev runs its Athena job outside the VPC
         "-network-endpoint-sg",  # ... so it has no interface endpoint to guard
         "-network-flow-log",
@@ -127,6 +133,8 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         "-observability-alerts-email-0",
         "-observability-sagemaker-processingjobs",  # fraud-prod makes the account's job logs
         "-observability-sagemaker-trainingjobs",
+        "-scoring-scoring-code",
+        "-scoring-scoring-signing",
         "-serving-scaling-policy",
         "-serving-scaling-target",
     ]
@@ -135,11 +143,13 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
     assert sorted(monitoring) == [
         "-retraining-guard",
         "-retraining-guard-async",  # EventBridge invokes it: failed events go to a queue
+        "-retraining-guard-code",
         "-retraining-guard-failed-events",
         "-retraining-guard-failed-events-alarm",
         "-retraining-guard-logs",
         "-retraining-guard-role",
         "-retraining-guard-role-policy",
+        "-retraining-guard-signing",
         "-retraining-invoke",
         "-retraining-rule",
         "-retraining-target",

@@ -181,6 +181,8 @@ class SecureBucket(pulumi.ComponentResource):
                 target_prefix=pulumi.Output.concat(bucket.id, "/"),
                 opts=child,
             )
-        self.bucket_name = bucket.id
+        # The name as versioning's output: whoever writes objects waits for versioning (an
+        # object written before it has version "null", which Signer, for one, refuses).
+        self.bucket_name = versioning.bucket
         self.bucket_arn = bucket.arn
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})

@@ -17,3 +17,7 @@ class SecuritySettings(Section):
     access_logs: bool = False
     """S3 server access logs of every data bucket go to a dedicated `<stack>-access-logs`
     bucket (SSE-S3: S3 does not deliver these logs to SSE-KMS buckets)."""
+    code_signing: bool = False
+    """Lambda functions deploy only code signed by the stack's AWS Signer profile (a Lambda
+    code signing configuration that enforces it): `pulumi up` uploads each function's code to
+    the artifacts bucket and signs it with a Signer job."""

@@ -1,0 +1,1 @@
+"""Controls: the Lambda functions themselves (their code, not what invokes them)."""
