@@ -30,6 +30,7 @@ LOADER_USERS_PER_SECOND = 1000  # the loader's lower estimate (functions/recomme
 AGGREGATOR_BATCH = 100  # events per aggregator invocation
 AGGREGATOR_SECONDS = 1.0  # per invocation
 STATE_WRITE_UNITS_PER_EVENT = 4  # a dedupe marker and the card's state, in transactions (2 a write)
+AGGREGATOR_GROUP_VARIABLES = ("CARD_FEATURE_GROUP", "TRANSACTIONS_FEATURE_GROUP")
 STATE_READS_PER_EVENT = 2  # the card's state and its marker, consistent
 MONITORING_RUN_HOURS = 1 / 6  # a monitoring job on captured data: about 10 minutes
 PIPELINE_PROCESSING_HOURS = 5 * 0.25  # data set, validation, baselines, evaluation jobs
@@ -247,7 +248,9 @@ def _kinesis(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
     gb = ctx.events_per_month * ctx.load.event_kb / 1024 / 1024
     if mode == "ON_DEMAND":
         fixed = ctx.hours * ctx.usd("kinesis-on-demand-stream-hour")
-        return fixed, gb * ctx.usd("kinesis-on-demand-ingest-gb"), f"on-demand, {gb:.1f} GB in"
+        # On demand, data read is metered too: the aggregator reads each record once.
+        usage = gb * (ctx.usd("kinesis-on-demand-ingest-gb") + ctx.usd("kinesis-on-demand-read-gb"))
+        return fixed, usage, f"on-demand, {gb:.1f} GB in and read once"
     shards = int(r.inputs.get("shardCount") or 1)
     fixed = shards * ctx.hours * ctx.usd("kinesis-shard-hour")
     put_units = ctx.events_per_month * math.ceil(ctx.load.event_kb / 25)
@@ -299,22 +302,28 @@ def _component(r: RecordedResource) -> str | None:
 
 
 def _feature_group(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:
-    if not (r.inputs.get("onlineStoreConfig") or {}).get("enableOnlineStore"):
-        return 0.0, 0.0, "offline store only: its data is priced with the bucket"
-    reads = ctx.requests_per_month
+    online = bool((r.inputs.get("onlineStoreConfig") or {}).get("enableOnlineStore"))
+    # The streaming aggregator writes each event once: its card's aggregates (a batch's
+    # cards are distinct at scale) and the raw transaction (offline only). On demand,
+    # Feature Store meters every write, to offline-only groups too (they may also be
+    # provisioned: "feature-store-throughput-mode"). Groups written by their own loader
+    # (customer profiles) are priced at their reads only.
     streamed = any(
         x.type == "aws:lambda/function:Function"
-        and ((x.inputs.get("environment") or {}).get("variables") or {}).get("CARD_FEATURE_GROUP")
-        == r.inputs.get("featureGroupName")
+        and r.inputs.get("featureGroupName")
+        in (
+            ((x.inputs.get("environment") or {}).get("variables") or {}).get(variable)
+            for variable in AGGREGATOR_GROUP_VARIABLES
+        )
         for x in ctx.resources
     )
-    # The streaming aggregator writes its group once per event (a batch's cards are
-    # distinct at scale); any other online group is written by its own loader, not priced.
     writes = ctx.events_per_month if streamed else 0.0
+    reads = ctx.requests_per_month if online else 0.0
     usage = writes / 1e6 * ctx.usd("featurestore-write-million") + reads / 1e6 * ctx.usd(
         "featurestore-read-million"
     )
-    return 0.0, usage, f"{writes / 1e6:.1f} M writes, {reads / 1e6:.1f} M reads (online)"
+    store = "online" if online else "offline store only: its data is priced with the bucket"
+    return 0.0, usage, f"{writes / 1e6:.1f} M writes, {reads / 1e6:.1f} M reads ({store})"
 
 
 def _bucket(r: RecordedResource, ctx: Context) -> tuple[float, float, str]:

@@ -54,7 +54,7 @@ def test_kinesis_provisioned_and_on_demand() -> None:
     )
     assert only(cost(provisioned)) == (24.82, round(events / 1e6 * 0.0165, 4))
     on_demand = resource("aws:kinesis/stream:Stream", streamModeDetails={"streamMode": "ON_DEMAND"})
-    assert only(cost(on_demand)) == (33.58, round(events / 1024 / 1024 * 0.092, 4))
+    assert only(cost(on_demand)) == (33.58, round(events / 1024 / 1024 * (0.092 + 0.046), 4))
 
 
 def test_scoring_lambda_requests_and_compute() -> None:

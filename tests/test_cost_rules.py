@@ -116,9 +116,13 @@ def kinesis_default_mode(region: str) -> Case:
 
 
 def kinesis_on_demand(region: str) -> Case:
-    # A stream-hour for 730 h, plus each GB ingested: events x 30 KB / 1024 / 1024.
+    # A stream-hour for 730 h, plus each GB ingested and read once by the aggregator:
+    # events x 30 KB / 1024 / 1024, at the ingest and at the read price.
     fixed = HOURS * price("kinesis-on-demand-stream-hour", region)
-    usage = EVENTS * 30 / 1024 / 1024 * price("kinesis-on-demand-ingest-gb", region)
+    gb = EVENTS * 30 / 1024 / 1024
+    usage = gb * price("kinesis-on-demand-ingest-gb", region) + gb * price(
+        "kinesis-on-demand-read-gb", region
+    )
     r = resource("aws:kinesis/stream:Stream", streamModeDetails={"streamMode": "ON_DEMAND"})
     return Case([r], (fixed, 0), (fixed, usage))
 
@@ -234,6 +238,25 @@ def offline_group(type_: str):
         # Offline only: its data is in the bucket, priced there.
         r = resource(type_, onlineStoreConfig={"enableOnlineStore": False})
         return Case([r], (0, 0), (0, 0))
+
+    return case
+
+
+def streamed_offline_group(type_: str):
+    def case(region: str) -> Case:
+        # Offline only, but the aggregator writes each raw transaction to it: one metered
+        # write per event, no reads (its data is in the bucket, priced there).
+        usage = EVENTS / 1e6 * price("featurestore-write-million", region)
+        r = resource(type_, featureGroupName="txns", offlineStoreConfig={"s3StorageConfig": {}})
+        aggregator = resource(
+            "aws:lambda/function:Function",
+            "agg",
+            memorySize=1024,
+            tags={"mlkit:code": "functions/aggregator"},
+            environment={"variables": {"TRANSACTIONS_FEATURE_GROUP": "txns"}},
+        )
+        others = {"agg": (0, lambda_usage(EVENTS / 100, 1.0, 1.0, region))}
+        return Case([r, aggregator], (0, 0), (0, usage), others=others)
 
     return case
 
@@ -506,9 +529,11 @@ CASES = {
     "feature-group-online": online_group(AWS_GROUP),
     "feature-group-online-loaded": loaded_online_group(AWS_GROUP),
     "feature-group-offline": offline_group(AWS_GROUP),
+    "feature-group-offline-streamed": streamed_offline_group(AWS_GROUP),
     "native-feature-group-online": online_group(NATIVE_GROUP),
     "native-feature-group-online-loaded": loaded_online_group(NATIVE_GROUP),
     "native-feature-group-offline": offline_group(NATIVE_GROUP),
+    "native-feature-group-offline-streamed": streamed_offline_group(NATIVE_GROUP),
     "buckets-share-storage": buckets,
     "ecr-repository": repository,
     "log-groups-share-ingestion": log_groups,
