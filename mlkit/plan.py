@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlkit import change_safety, stackfile
@@ -13,6 +14,7 @@ from mlkit.deploy_time import DeployTime, estimate_deploy_time
 from mlkit.program import main as program
 from mlkit.recording import PROJECT, RecordedResource, Recording, record
 from mlkit.settings import ConfigError, StackSettings, settings_from_config
+from mlkit.stackfile import PROJECT_ROOT
 from mlkit.strict_inputs import InputFinding, check_inputs
 from policies.control import Resource
 from policies.evaluate import PolicyReport, evaluate
@@ -98,6 +100,21 @@ def top_component(recording: Recording, resource: RecordedResource) -> str:
     return component_of(top)
 
 
+def refused_by(error: BaseException) -> str:
+    """Who raised `error`: the kit's own code (a component or a blueprint, by the file of
+    the innermost frame), or the provider SDK."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return "the provider SDK"
+    path = Path(traceback.tb_frame.f_code.co_filename).resolve()
+    for folder, who in (("modules", "a component"), ("blueprints", "the blueprint")):
+        if path.is_relative_to(PROJECT_ROOT / folder):
+            return f"{who} ({path.relative_to(PROJECT_ROOT).as_posix()})"
+    return "the provider SDK"
+
+
 def plan_stack(stack_or_file: str) -> Plan:
     """Plan one stack. Raises ConfigError (naming the file and field) on bad input, before
     anything is recorded."""
@@ -111,11 +128,12 @@ def plan_stack(stack_or_file: str) -> Plan:
             secret_keys=stack.secret_keys,
         )
     except (TypeError, ValueError) as error:
-        # The provider SDK refuses an argument (an unknown keyword, a value outside an
-        # enum) while the program registers a resource: one line, as for bad settings.
+        # A component refuses arguments the settings let through, or the provider SDK an
+        # argument (an unknown keyword, a value outside an enum) while the program
+        # registers a resource: one line, as for bad settings.
         detail = " ".join(str(error).split())
         raise ConfigError(
-            stack.source, [("program", f"the provider SDK refused: {detail}")]
+            stack.source, [("program", f"{refused_by(error)} refused: {detail}")]
         ) from None
     policies = evaluate(policy_resources(recording), settings.environment)
     cost = estimate_cost(

@@ -312,3 +312,24 @@ def test_a_bad_aws_native_enum_fails_the_plan_in_one_line(extra_resource, capsys
     [line] = captured.err.splitlines()
     assert line.startswith("stacks/Pulumi.base-dev.yaml: program: the provider SDK refused: ")
     assert line.endswith("'TwoClasses' is not a valid ModelQualityJobDefinitionProblemType")
+
+
+def test_a_component_refusal_is_reported_as_the_components_not_the_sdks(
+    extra_resource, capsys
+) -> None:
+    from modules.common import Durability
+    from modules.security import SecureBucket, SecureBucketArgs
+
+    extra_resource(
+        lambda: SecureBucket(
+            "unencrypted",
+            SecureBucketArgs(kms_key_arn=None, durability=Durability.from_setting("destroy")),
+        )
+    )
+    assert main(["plan", "base-dev", "--json"]) == EXIT_INVALID
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "stacks/Pulumi.base-dev.yaml: program: a component (modules/security/bucket.py) "
+        "refused: a bucket takes a KMS key unless it receives access logs (SSE-S3)"
+    ]
