@@ -212,7 +212,10 @@ def build_platform_base(
         require_code_signing = functools.cache(
             lambda: (
                 LambdaCodeSigning(
-                    f"{stack}-code-signing", LambdaCodeSigningArgs(stack=stack, tags=tags)
+                    f"{stack}-code-signing",
+                    LambdaCodeSigningArgs(
+                        stack=stack, code_bucket_name=artifacts.bucket_name, tags=tags
+                    ),
                 ).signing
             )
         )

@@ -86,6 +86,7 @@ FREE_TYPES = frozenset(
         "aws:sns/topicPolicy:TopicPolicy",
         "aws:sns/topicSubscription:TopicSubscription",
         "aws-native:sagemaker:ModelQualityJobDefinition",
+        "time:index/sleep:Sleep",  # a wait during `pulumi up`, no cloud resource
     }
 )
 

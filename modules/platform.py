@@ -23,6 +23,9 @@ class CodeSigning:
     """AWS Signer profile (platform `AWSLambda-SHA384-ECDSA`) that signs each function's code."""
     config_arn: pulumi.Input[str]
     """Lambda code signing configuration that allows only that profile and enforces it."""
+    code_bucket_name: pulumi.Input[str]
+    """The versioned bucket signed code goes through (the artifacts bucket), resolved only
+    once S3's versioning has had time to take effect: Signer signs a version."""
 
 
 @dataclass(frozen=True)

@@ -153,10 +153,11 @@ def _code(
     if platform.require_code_signing is None:
         return {"code": pulumi.FileArchive(args.code_dir)}
     signing = platform.require_code_signing()
+    bucket = signing.code_bucket_name
     source_key = f"{CODE_PREFIX}{name}/code.zip"
     source = aws.s3.BucketObjectv2(
         f"{name}-code",
-        bucket=platform.artifacts_bucket_name,
+        bucket=bucket,
         key=source_key,
         source=pulumi.FileArchive(args.code_dir),
         server_side_encryption="aws:kms",
@@ -171,21 +172,21 @@ def _code(
         profile_name=signing.profile_name,
         source={
             "s3": {
-                "bucket": platform.artifacts_bucket_name,
+                "bucket": bucket,
                 "key": source_key,
                 "version": source.version_id,
             }
         },
         destination={
             "s3": {
-                "bucket": platform.artifacts_bucket_name,
+                "bucket": bucket,
                 "prefix": f"{CODE_PREFIX}{name}/signed/",
             }
         },
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return {
-        "s3_bucket": platform.artifacts_bucket_name,
+        "s3_bucket": bucket,
         "s3_key": job.signed_objects.apply(lambda signed: signed[0].s3s[0].key),
         "code_signing_config_arn": signing.config_arn,
     }

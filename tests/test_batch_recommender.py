@@ -575,6 +575,7 @@ def test_dev_differs_from_prod_where_the_profiles_and_stack_files_say(dev, prod)
         # code object and signing job
         "-code-signing-config",
         "-code-signing-profile",
+        "-code-signing-versioning-wait",  # S3's 15 minutes after enabling versioning
         "-features-offline-access-logging",
         "-materialize-lake-access-logging",
         "-network-athena-endpoint",  # dev runs its Athena jobs outside the VPC

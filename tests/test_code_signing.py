@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from modules.security.code_signing import profile_name_prefix
+from mlkit.deploy_time import create_minutes
+from modules.security.code_signing import VERSIONING_PROPAGATION, profile_name_prefix
 from tests.policies.conftest import make, messages
 
 FUNCTION = "aws:lambda/function:Function"
@@ -39,6 +40,9 @@ def test_prod_functions_deploy_only_what_the_stacks_profile_signed(plan_of, stac
         if r.name == f"{stack}-artifacts-versioning"
     ]
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}  # Signer needs it
+    [wait] = recording.of_type("time:index/sleep:Sleep")
+    assert wait.inputs["createDuration"] == "15m"  # what S3 asks for after enabling versioning
+    assert versioning.urn in wait.depends_on
     functions = recording.of_type(FUNCTION)
     assert len(functions) >= 2
     config_arn = re.compile(
@@ -53,8 +57,9 @@ def test_prod_functions_deploy_only_what_the_stacks_profile_signed(plan_of, stac
         assert code.inputs["bucket"] == artifacts
         assert code.inputs["key"] == f"functions/{name}/code.zip"
         assert code.inputs["serverSideEncryption"] == "aws:kms"
-        # An object written before versioning has version "null": it waits for versioning.
-        assert versioning.urn in code.depends_on
+        # A write before versioning takes effect may get no version: the upload waits for
+        # the wait, which starts once versioning is enabled.
+        assert wait.urn in code.depends_on
         job = recording.named(f"{name}-signing")
         assert job.inputs["profileName"].startswith(profile_name)
         assert job.inputs["source"]["s3"]["bucket"] == artifacts
@@ -130,4 +135,31 @@ def test_the_policy_flags_a_configuration_that_only_warns(policies: dict) -> Non
     assert messages("aws-lambda-code-signing-prod", make(FUNCTION, "fn", SIGNED), warns) == [
         "csc: code signing configuration deploys unsigned code with a warning "
         "(policies.untrustedArtifactOnDeployment is not Enforce)"
+    ]
+
+
+def test_the_deploy_time_estimate_waits_as_long_as_the_stack_does() -> None:
+    assert VERSIONING_PROPAGATION == "15m"
+    assert create_minutes("time:index/sleep:Sleep") == 15.0
+
+
+@pytest.mark.parametrize(
+    ("function_type", "config_type", "policies"),
+    [
+        ("aws:lambda/function:Function", CONFIG, "policies"),
+        (
+            "aws-native:lambda:Function",
+            "aws-native:lambda:CodeSigningConfig",
+            "codeSigningPolicies",
+        ),
+    ],
+)
+def test_the_policy_reads_either_providers_functions(function_type, config_type, policies) -> None:
+    unsigned = make(function_type, "fn", {"runtime": "python3.12"})
+    warns = make(config_type, "csc", {policies: {"untrustedArtifactOnDeployment": "Warn"}})
+    enforces = make(config_type, "ok", {policies: {"untrustedArtifactOnDeployment": "Enforce"}})
+    assert messages("aws-lambda-code-signing-prod", unsigned, warns, enforces) == [
+        "csc: code signing configuration deploys unsigned code with a warning "
+        f"({policies}.untrustedArtifactOnDeployment is not Enforce)",
+        "fn: function has no code signing configuration: any code deploys",
     ]

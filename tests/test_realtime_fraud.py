@@ -113,6 +113,7 @@ def test_dev_differs_from_prod_where_the_profiles_say(plan_of) -> None:
         # code object and signing job
         "-code-signing-config",
         "-code-signing-profile",
+        "-code-signing-versioning-wait",  # S3's 15 minutes after enabling versioning
         "-features-offline-access-logging",
         "-fraud-dashboard",  # dev keeps no dashboard: $3/month beyond an account's first three
         "-ingestion-aggregator-code",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumiverse_time as time
 
 from modules.common import resource_tags
 from modules.platform import CodeSigning
@@ -23,12 +24,19 @@ LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"  # Signer's only platform for
 SIGNATURE_VALIDITY_MONTHS = 135  # Signer's default and maximum
 # Profile names: letters, digits and underscores, at most 64 (the provider adds 26 to a prefix).
 PROFILE_PREFIX_LENGTH = 38
+# S3: "it might take up to 15 minutes for the change to be fully propagated. We recommend
+# that you wait for 15 minutes after enabling versioning before issuing write operations";
+# a write before then may get no version, and Signer signs only a version.
+VERSIONING_PROPAGATION = "15m"
 
 
 @dataclass
 class LambdaCodeSigningArgs:
     stack: str
     """Stack name: the Signer profile's name starts with it (hyphens as underscores)."""
+    code_bucket_name: pulumi.Input[str]
+    """Versioned bucket the functions' code is uploaded to and signed in (its name as an
+    output of its versioning configuration)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Stack tags."""
 
@@ -42,8 +50,9 @@ def profile_name_prefix(stack: str) -> str:
 
 
 class LambdaCodeSigning(pulumi.ComponentResource):
-    """`<name>-profile` (Signer profile for Lambda, signatures valid 135 months) and
-    `<name>-config` (Lambda code signing configuration: that profile only, `Enforce`)."""
+    """`<name>-profile` (Signer profile for Lambda, signatures valid 135 months),
+    `<name>-config` (Lambda code signing configuration: that profile only, `Enforce`) and
+    `<name>-versioning-wait` (15 minutes once, at creation, before the first code upload)."""
 
     signing: CodeSigning
 
@@ -69,5 +78,16 @@ class LambdaCodeSigning(pulumi.ComponentResource):
             tags=resource_tags(f"{name}-config", tags),
             opts=child,
         )
-        self.signing = CodeSigning(profile_name=profile.name, config_arn=config.arn)
+        # Starts once versioning is enabled (the name is its output) and is made once: a later
+        # `pulumi up` waits again only for a new bucket.
+        wait = time.Sleep(
+            f"{name}-versioning-wait",
+            create_duration=VERSIONING_PROPAGATION,
+            triggers={"bucket": args.code_bucket_name},
+            opts=child,
+        )
+        code_bucket = pulumi.Output.all(wait.id, args.code_bucket_name).apply(lambda v: v[1])
+        self.signing = CodeSigning(
+            profile_name=profile.name, config_arn=config.arn, code_bucket_name=code_bucket
+        )
         self.register_outputs({"profile_name": profile.name, "config_arn": config.arn})
