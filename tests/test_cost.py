@@ -64,6 +64,8 @@ def test_scoring_lambda_requests_and_compute() -> None:
     requests = 2_628_000
     expected = requests / 1e6 * 0.20 + requests * 0.1 * 0.5 * 0.0000166667
     assert only(cost(scoring)) == (0.0, round(expected, 4))  # 2.7156
+    [item] = cost(scoring).resources
+    assert item.basis == "2.63 M invocations x 0.1 s x 0.5 GB"
 
 
 def test_endpoint_instances_are_fixed_and_serverless_is_usage() -> None:

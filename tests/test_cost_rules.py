@@ -494,6 +494,21 @@ def monitoring_schedule_job(region: str) -> Case:
     )
 
 
+def monitoring_schedule_two_instances(region: str) -> Case:
+    # The same job on two instances costs twice as much.
+    request = {
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.large"}
+        }
+    }
+    target = {"arn": "launcher", "input": json.dumps({"monitor": "drift", "request": request})}
+    fixed = 2 * 730 * (1 / 6) * price("sagemaker-processing-ml.m5.large-hour", region)
+    schedule = resource(
+        "aws:scheduler/schedule:Schedule", scheduleExpression="cron(0 * * * ? *)", target=target
+    )
+    return Case([schedule], (fixed, 0), (fixed, 0))
+
+
 def plain_schedule(region: str) -> Case:
     # A schedule that starts no job (a pipeline, a Lambda): its invocations are free.
     target = {"arn": "pipeline", "input": "{}"}
@@ -511,6 +526,7 @@ def plain_schedule(region: str) -> Case:
 CASES = {
     "kms-key": kms,
     "schedule-monitoring-job": monitoring_schedule_job,
+    "schedule-monitoring-job-two-instances": monitoring_schedule_two_instances,
     "schedule-plain": plain_schedule,
     "vpc-interface-endpoint": interface_endpoint,
     "vpc-gateway-endpoint": gateway_endpoint,
@@ -711,6 +727,10 @@ def test_components_sum_their_resources() -> None:
         ("cron(0 4 ? * 5L *)", 730 / 24 * 12 / 365),  # the last Thursday of each month
         ("cron(0 4 ? * MON,6L *)", 730 / 24 * (1 / 7 + 12 / 365)),  # Mondays, last Friday
         ("cron(0 4 ? * L *)", 730 / 24 / 7),  # L alone is Saturday: weekly
+        ("cron(* 7 * * ? *)", 730 / 24 * 60),  # every minute of one hour a day
+        ("cron(0 9-17 ? * 2-6 *)", 730 / 24 * 5 / 7 * 9),  # hourly in office hours
+        ("cron(0 4 ? * */2 *)", 730 / 24 * 4 / 7),  # every other day of the week: 1, 3, 5, 7
+        ("cron(0 4 L,15 * ? *)", 730 / 24 * 2 * 12 / 365),  # the 15th and the last day
         ("rate(2 hours)", 365),
         ("rate(1 day)", 730 / 24),
         ("rate(90 minutes)", 730 * 60 / 90),
