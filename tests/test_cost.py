@@ -45,6 +45,13 @@ def test_interface_endpoint_per_az_hour_and_gateway_free() -> None:
     assert only(cost(interface)) == (round(3 * 730 * 0.011, 4), 0.0)  # 24.09
     gateway = resource("aws:ec2/vpcEndpoint:VpcEndpoint", vpcEndpointType="Gateway")
     assert only(cost(gateway)) == (0.0, 0.0)
+    assert cost(gateway).resources[0].basis == "gateway endpoints are free"
+    queue = cost(resource("aws:sqs/queue:Queue")).resources[0]
+    assert (queue.fixed, queue.usage, queue.basis) == (
+        0.0,
+        0.0,
+        "dead letters only: requests are negligible",
+    )
 
 
 def test_kinesis_provisioned_and_on_demand() -> None:
