@@ -1,7 +1,8 @@
 """Lambda code signing (`security.codeSigning`, the prod profile): every prod function deploys
 the object an AWS Signer job signed with the stack's profile, under a code signing
-configuration that enforces it; the policy pack flags a prod function or configuration that
-would let unsigned code deploy. Dev and staging deploy the code folder as it is."""
+configuration that enforces it (the policy that flags a prod function or configuration
+letting unsigned code deploy: tests/policies/test_code_signing_policy.py). Dev and staging
+deploy the code folder as it is."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 
 from mlkit.deploy_time import create_minutes
 from modules.security.code_signing import VERSIONING_PROPAGATION, profile_name_prefix
-from tests.policies.conftest import make, messages
 
 FUNCTION = "aws:lambda/function:Function"
 PROFILE = "aws:signer/signingProfile:SigningProfile"
@@ -99,67 +99,6 @@ def test_the_profile_name_prefix_is_one_signer_accepts(stack: str, prefix: str) 
     assert re.fullmatch(r"[A-Za-z0-9_]{2,38}", prefix)
 
 
-SIGNED = {"codeSigningConfigArn": "arn:aws:lambda:eu-west-1:123456789012:code-signing-config:csc-1"}
-ENFORCING = {
-    "allowedPublishers": {"signingProfileVersionArns": ["arn:aws:signer:::/p/v1"]},
-    "policies": {"untrustedArtifactOnDeployment": "Enforce"},
-}
-
-
-def test_the_policy_passes_signed_functions_and_enforcing_configurations() -> None:
-    assert (
-        messages(
-            "aws-lambda-code-signing-prod",
-            make(FUNCTION, "fn", SIGNED),
-            make(CONFIG, "csc", ENFORCING),
-        )
-        == []
-    )
-
-
-def test_the_policy_flags_unsigned_prod_functions_only() -> None:
-    unsigned = make(FUNCTION, "fn", {"code": {"fileArchive": "functions/scoring"}})
-    assert messages("aws-lambda-code-signing-prod", unsigned) == [
-        "fn: function has no code signing configuration: any code deploys"
-    ]
-    # Lambda cannot sign container images: not flagged.
-    image = make(FUNCTION, "img", {"packageType": "Image", "imageUri": "repo@sha256:1"})
-    assert messages("aws-lambda-code-signing-prod", image) == []
-    dev = make(FUNCTION, "fn", {"code": {"fileArchive": "functions/scoring"}}, environment="dev")
-    assert messages("aws-lambda-code-signing-prod", dev, environment="dev") == []
-
-
-@pytest.mark.parametrize("policies", [{}, {"untrustedArtifactOnDeployment": "Warn"}])
-def test_the_policy_flags_a_configuration_that_only_warns(policies: dict) -> None:
-    warns = make(CONFIG, "csc", ENFORCING | {"policies": policies})
-    assert messages("aws-lambda-code-signing-prod", make(FUNCTION, "fn", SIGNED), warns) == [
-        "csc: code signing configuration deploys unsigned code with a warning "
-        "(policies.untrustedArtifactOnDeployment is not Enforce)"
-    ]
-
-
 def test_the_deploy_time_estimate_waits_as_long_as_the_stack_does() -> None:
     assert VERSIONING_PROPAGATION == "15m"
     assert create_minutes("time:index/sleep:Sleep") == 15.0
-
-
-@pytest.mark.parametrize(
-    ("function_type", "config_type", "policies"),
-    [
-        ("aws:lambda/function:Function", CONFIG, "policies"),
-        (
-            "aws-native:lambda:Function",
-            "aws-native:lambda:CodeSigningConfig",
-            "codeSigningPolicies",
-        ),
-    ],
-)
-def test_the_policy_reads_either_providers_functions(function_type, config_type, policies) -> None:
-    unsigned = make(function_type, "fn", {"runtime": "python3.12"})
-    warns = make(config_type, "csc", {policies: {"untrustedArtifactOnDeployment": "Warn"}})
-    enforces = make(config_type, "ok", {policies: {"untrustedArtifactOnDeployment": "Enforce"}})
-    assert messages("aws-lambda-code-signing-prod", unsigned, warns, enforces) == [
-        "csc: code signing configuration deploys unsigned code with a warning "
-        f"({policies}.untrustedArtifactOnDeployment is not Enforce)",
-        "fn: function has no code signing configuration: any code deploys",
-    ]
