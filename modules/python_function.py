@@ -148,8 +148,9 @@ def python_function(
 def _code(
     name: str, platform: Platform, args: PythonFunctionArgs, parent: pulumi.Resource
 ) -> dict[str, Any]:
-    """The function's code arguments: the folder itself, or, with code signing, the object a
-    Signer job signed. Lambda reads both at deploy time with the deployer's credentials."""
+    """The function's code arguments: the folder itself (sent with the request), or, with code
+    signing, the object a Signer job signed (Lambda reads it from S3 at deploy time, with the
+    deployer's credentials)."""
     if platform.require_code_signing is None:
         return {"code": pulumi.FileArchive(args.code_dir)}
     signing = platform.require_code_signing()
