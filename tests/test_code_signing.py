@@ -28,7 +28,7 @@ def test_prod_functions_deploy_only_what_the_stacks_profile_signed(plan_of, stac
     assert profile.inputs["signatureValidityPeriod"] == {"type": "MONTHS", "value": 135}
     [config] = recording.of_type(CONFIG)
     assert config.inputs["policies"] == {"untrustedArtifactOnDeployment": "Enforce"}
-    profile_name = f"{profile.inputs['namePrefix']}"
+    profile_name = profile.inputs["namePrefix"]
     [version_arn] = config.inputs["allowedPublishers"]["signingProfileVersionArns"]
     assert re.fullmatch(
         rf"arn:aws:signer:eu-west-1:\d{{12}}:/signing-profiles/{profile_name}\w+/v1", version_arn

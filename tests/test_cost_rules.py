@@ -201,6 +201,22 @@ def recommendations_table(region: str) -> Case:
     return Case([r], (0, 0), (0, usage))
 
 
+def with_aggregator(
+    group: RecordedResource, usage: float, variables: dict[str, str], region: str
+) -> Case:
+    """A feature group and the aggregator writing it (`variables`: its environment), whose
+    own cost is one invocation per 100 events, 1 s each, at 1 GB."""
+    aggregator = resource(
+        "aws:lambda/function:Function",
+        "agg",
+        memorySize=1024,
+        tags={"mlkit:code": "functions/aggregator"},
+        environment={"variables": variables},
+    )
+    others = {"agg": (0, lambda_usage(EVENTS / 100, 1.0, 1.0, region))}
+    return Case([group, aggregator], (0, 0), (0, usage), others=others)
+
+
 def online_group(type_: str):
     def case(region: str) -> Case:
         # The aggregator's online store: one write per event, one read per scoring request.
@@ -208,15 +224,7 @@ def online_group(type_: str):
             REQUESTS / 1e6 * price("featurestore-read-million", region)
         )
         r = resource(type_, featureGroupName="cards", onlineStoreConfig={"enableOnlineStore": True})
-        aggregator = resource(
-            "aws:lambda/function:Function",
-            "agg",
-            memorySize=1024,
-            tags={"mlkit:code": "functions/aggregator"},
-            environment={"variables": {"CARD_FEATURE_GROUP": "cards"}},
-        )
-        others = {"agg": (0, lambda_usage(EVENTS / 100, 1.0, 1.0, region))}
-        return Case([r, aggregator], (0, 0), (0, usage), others=others)
+        return with_aggregator(r, usage, {"CARD_FEATURE_GROUP": "cards"}, region)
 
     return case
 
@@ -248,15 +256,7 @@ def streamed_offline_group(type_: str):
         # write per event, no reads (its data is in the bucket, priced there).
         usage = EVENTS / 1e6 * price("featurestore-write-million", region)
         r = resource(type_, featureGroupName="txns", offlineStoreConfig={"s3StorageConfig": {}})
-        aggregator = resource(
-            "aws:lambda/function:Function",
-            "agg",
-            memorySize=1024,
-            tags={"mlkit:code": "functions/aggregator"},
-            environment={"variables": {"TRANSACTIONS_FEATURE_GROUP": "txns"}},
-        )
-        others = {"agg": (0, lambda_usage(EVENTS / 100, 1.0, 1.0, region))}
-        return Case([r, aggregator], (0, 0), (0, usage), others=others)
+        return with_aggregator(r, usage, {"TRANSACTIONS_FEATURE_GROUP": "txns"}, region)
 
     return case
 
