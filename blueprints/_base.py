@@ -178,6 +178,7 @@ def build_platform_base(
                     ]
                 )
             ),
+            endpoint_az_count=net.endpoint_az_count,
             flow_logs=flow_logs if net.flow_logs else None,
             tags=tags,
         ),

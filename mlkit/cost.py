@@ -29,9 +29,12 @@ LOOKUP_SECONDS = 0.02  # recommendation lookup: one DynamoDB read
 LOADER_USERS_PER_SECOND = 1000  # the loader's lower estimate (functions/recommendations/loader)
 AGGREGATOR_BATCH = 100  # events per aggregator invocation
 AGGREGATOR_SECONDS = 1.0  # per invocation
-STATE_WRITE_UNITS_PER_EVENT = 4  # a dedupe marker and the card's state, in transactions (2 a write)
+# Measured in tests/functions/test_aggregator_capacity.py, at a batch's cards distinct: the
+# event's dedupe marker, its card's state and the confirmation of the card's pending writes,
+# each a transactional write of an item under 1 KB (2 units).
+STATE_WRITE_UNITS_PER_EVENT = 6
 AGGREGATOR_GROUP_VARIABLES = ("CARD_FEATURE_GROUP", "TRANSACTIONS_FEATURE_GROUP")
-STATE_READS_PER_EVENT = 2  # the card's state and its marker, consistent
+STATE_READS_PER_EVENT = 2  # the card's state item and its previous layout's, consistent
 MONITORING_RUN_HOURS = 1 / 6  # a monitoring job on captured data: about 10 minutes
 PIPELINE_PROCESSING_HOURS = 5 * 0.25  # data set, validation, baselines, evaluation jobs
 ATHENA_QUERIES_PER_RUN = 1  # the data-set UNLOAD of each training run

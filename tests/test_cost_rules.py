@@ -184,9 +184,9 @@ def http_api(region: str) -> Case:
 
 
 def dynamodb(region: str) -> Case:
-    # Per event: a dedupe marker and the card's state written in a transaction (2 write units
-    # each: 4), both read (2).
-    usage = EVENTS * 4 / 1e6 * price("dynamodb-write-million", region) + (
+    # Per event, transactional writes of 2 units each: the dedupe marker, the card's state and
+    # the confirmation of its pending writes (6); the state items of both layouts read (2).
+    usage = EVENTS * 6 / 1e6 * price("dynamodb-write-million", region) + (
         EVENTS * 2 / 1e6 * price("dynamodb-read-million", region)
     )
     return Case([resource("aws:dynamodb/table:Table")], (0, 0), (0, usage))

@@ -151,9 +151,9 @@ def test_each_rule_states_its_basis() -> None:
 
 
 def test_the_state_table_states_the_writes_and_reads_it_prices() -> None:
-    # 1 event/s over a 730-hour month: 2,628,000 events, 4 write units and 2 reads each.
+    # 1 event/s over a 730-hour month: 2,628,000 events, 6 write units and 2 reads each.
     table = resource("aws:dynamodb/table:Table", "state")
-    assert basis(table)["state"] == "10.5 M writes, 5.3 M reads (on demand)"
+    assert basis(table)["state"] == "15.8 M writes, 5.3 M reads (on demand)"
 
 
 def test_a_serverless_variant_without_memory_is_priced_at_one_gb() -> None:

@@ -100,6 +100,24 @@ def test_interface_endpoints_in_every_private_subnet(record_program) -> None:
     ]
 
 
+def test_interface_endpoints_in_the_first_endpoint_az_count_zones(record_program) -> None:
+    """Of three AZs, the endpoints are in the first two (the default): resilient to one AZ's
+    loss, a third of their hourly cost saved; the workloads' subnets stay in all three."""
+    zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    two = network(record_program, availability_zones=zones, interface_endpoints=("sts",))
+    assert two.named("n-sts-endpoint").inputs["subnetIds"] == [
+        "n-private-eu-west-1a-id",
+        "n-private-eu-west-1b-id",
+    ]
+    assert len(two.of_type("aws:ec2/subnet:Subnet")) == 3
+    three = network(
+        record_program, availability_zones=zones, interface_endpoints=("sts",), endpoint_az_count=3
+    )
+    assert three.named("n-sts-endpoint").inputs["subnetIds"] == [
+        f"n-private-{zone}-id" for zone in zones
+    ]
+
+
 def test_athena_endpoint_resolves_the_public_athena_name_privately(record_program) -> None:
     """With private DNS, `athena.<region>.amazonaws.com` resolves to the endpoint inside the VPC
     (Athena's interface endpoint doc): boto3 in the data-set job needs no endpoint URL."""
@@ -183,6 +201,14 @@ def test_flow_logs_go_to_an_encrypted_group_through_a_scoped_role(record_program
         ({"availability_zones": ["eu-west-1a"]}, "a network needs at least 2 availability zones"),
         ({"availability_zones": ["eu-west-1a"] * 2}, "availability_zones lists a zone twice"),
         ({"interface_endpoints": ("sts", "sts")}, "interface_endpoints lists a service twice"),
+        (
+            {"endpoint_az_count": 1},
+            "endpoint_az_count must be from 2 to the number of availability zones",
+        ),
+        (
+            {"availability_zones": ["eu-west-1a", "eu-west-1b"], "endpoint_az_count": 3},
+            "endpoint_az_count must be from 2 to the number of availability zones",
+        ),
     ],
 )
 def test_conflicting_args_raise(record_program, overrides, message: str) -> None:

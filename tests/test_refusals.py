@@ -454,6 +454,11 @@ SETTINGS_CASES = {
         section(BASE_DEV, "network", interfaceEndpoints=["sts", "logs", "sts"]),
         "mlkit:network: interfaceEndpoints lists an endpoint twice",
     ),
+    "endpoints-beyond-network": (
+        section(BASE_DEV, "network", azCount=2, endpointAzCount=3),
+        "mlkit:network: endpointAzCount (3) is more than azCount (2): endpoints can only be in "
+        "the network's AZs",
+    ),
     # modules/serving/settings.py
     "max-below-min": (
         section(FRAUD_DEV, "serving", mode="instances", minInstances=3, maxInstances=2),
@@ -1012,6 +1017,10 @@ CONSTRUCTOR_CASES = {
     "network-endpoint-twice": (
         network(interface_endpoints=("sts", "sts")),
         "interface_endpoints lists a service twice",
+    ),
+    "network-endpoints-in-one-zone": (
+        network(endpoint_az_count=1),
+        "endpoint_az_count must be from 2 to the number of availability zones",
     ),
     "observability-email-twice": (
         observability(alert_emails=("a@example.com", "a@example.com")),

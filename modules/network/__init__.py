@@ -39,7 +39,10 @@ class NetworkArgs:
     cidr_block: str = "10.0.0.0/16"
     """VPC range; each AZ gets one private subnet a sixteenth of it."""
     interface_endpoints: Sequence[str] = ()
-    """Interface endpoint services (e.g. `sagemaker.runtime`), each about $7/month per AZ."""
+    """Interface endpoint services (e.g. `sagemaker.runtime`), each about $8/month per AZ."""
+    endpoint_az_count: int = 2
+    """The first this many AZs get the interface endpoints' network interfaces (2 or more,
+    at most the network's)."""
     flow_logs: FlowLogArgs | None = None
     """Record all VPC traffic to an encrypted log group; None records nothing."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -66,6 +69,8 @@ class Network(pulumi.ComponentResource):
             raise ValueError("availability_zones lists a zone twice")
         if len(set(args.interface_endpoints)) != len(args.interface_endpoints):
             raise ValueError("interface_endpoints lists a service twice")
+        if not 2 <= args.endpoint_az_count <= len(args.availability_zones):
+            raise ValueError("endpoint_az_count must be from 2 to the number of availability zones")
         cidr = IPv4Network(args.cidr_block)
         tags = dict(args.tags) | {"mlkit:component": "network"}
         child = pulumi.ResourceOptions(parent=self)
@@ -161,8 +166,9 @@ class Network(pulumi.ComponentResource):
             tags=resource_tags(f"{name}-workload-sg", tags),
             opts=child,
         )
-        self._name, self._vpc, self._subnets, self._cidr = name, vpc, subnets, cidr
+        self._name, self._vpc, self._cidr = name, vpc, cidr
         self._region, self._tags = args.region, tags
+        self._endpoint_subnets = subnets[: args.endpoint_az_count]
         self._endpoint_sg: aws.ec2.SecurityGroup | None = None
         self._endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
         self.require_interface_endpoints(args.interface_endpoints)
@@ -214,10 +220,10 @@ class Network(pulumi.ComponentResource):
         )
 
     def require_interface_endpoints(self, services: Sequence[str]) -> list[aws.ec2.VpcEndpoint]:
-        """Interface endpoints for `services` (e.g. `sagemaker.runtime`) in every private
-        subnet, each made once, when a workload in the VPC first needs it (so there is none
-        that nothing uses); with the first, the endpoints' security group (HTTPS from inside
-        the VPC). Returns the endpoints of `services`."""
+        """Interface endpoints for `services` (e.g. `sagemaker.runtime`) in the private subnets
+        of the first `endpoint_az_count` AZs, each made once, when a workload in the VPC first
+        needs it (so there is none that nothing uses); with the first, the endpoints' security
+        group (HTTPS from inside the VPC). Returns the endpoints of `services`."""
         child = pulumi.ResourceOptions(parent=self)
         for service in services:
             if service in self._endpoints:
@@ -245,7 +251,7 @@ class Network(pulumi.ComponentResource):
                 service_name=f"com.amazonaws.{self._region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
-                subnet_ids=[subnet.id for subnet in self._subnets],
+                subnet_ids=[subnet.id for subnet in self._endpoint_subnets],
                 security_group_ids=[self._endpoint_sg.id],
                 tags=resource_tags(f"{self._name}-{role}-endpoint", self._tags),
                 opts=child,

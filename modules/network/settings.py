@@ -39,8 +39,14 @@ class NetworkSettings(Section):
     az_count: int = Field(2, ge=2, le=6)
     """Availability zones to spread private subnets over (2-6)."""
     interface_endpoints: tuple[InterfaceEndpoint, ...] = ()
-    """Private paths to AWS APIs for workloads in the VPC; each costs about $7/month per AZ
-    (S3 and DynamoDB gateway endpoints are always there, and free)."""
+    """Private paths to AWS APIs for workloads in the VPC; each costs about $8/month per AZ
+    it is in (S3 and DynamoDB gateway endpoints are always there, and free)."""
+    endpoint_az_count: int = Field(2, ge=2, le=6)
+    """AZs (the first of the network's) that get a network interface of every interface
+    endpoint, at most `azCount`. Two keep the endpoints up through the loss of one AZ (AWS:
+    subnets in more than one AZ make an endpoint resilient to an AZ's failure); workloads in
+    the other AZs reach them across zones through the endpoints' DNS names. Each further AZ
+    costs about $8 a month per endpoint."""
     flow_logs: bool = False
     """Record all VPC traffic to an encrypted log group."""
     athena_jobs_in_vpc: bool = True
@@ -65,4 +71,13 @@ class NetworkSettings(Section):
     def _unique_endpoints(self) -> NetworkSettings:
         if len(set(self.interface_endpoints)) != len(self.interface_endpoints):
             raise ValueError("interfaceEndpoints lists an endpoint twice")
+        return self
+
+    @model_validator(mode="after")
+    def _endpoints_within_network(self) -> NetworkSettings:
+        if self.endpoint_az_count > self.az_count:
+            raise ValueError(
+                f"endpointAzCount ({self.endpoint_az_count}) is more than azCount "
+                f"({self.az_count}): endpoints can only be in the network's AZs"
+            )
         return self

@@ -281,6 +281,8 @@ GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+SUBNET = "aws:ec2/subnet:Subnet"
 
 
 def network(vpc_id: str = "vpc-id", **default_group: Any) -> list[Resource]:
@@ -383,6 +385,34 @@ def test_vpc_flow_logs_from_state_files() -> None:
         [under(vpc, COMPONENT), under(second, COMPONENT + "-2"), under(physical, COMPONENT)]
     )
     assert [(r.name, message) for r, message in found] == [("second-vpc", "VPC has no flow log")]
+
+
+def test_interface_endpoints_span_two_zones_in_prod() -> None:
+    policy = "aws-ec2-interface-endpoint-multi-az-prod"
+    subnets = [
+        make(SUBNET, f"private-{zone}", {"availabilityZone": f"eu-west-1{zone}"}) for zone in "ab"
+    ]
+
+    def endpoint(*subnet_ids: str, kind: str = "Interface", **options: Any) -> Resource:
+        props = {"vpcEndpointType": kind, "subnetIds": list(subnet_ids)}
+        return make(ENDPOINT, "sts-endpoint", props, **options)
+
+    assert messages(policy, *subnets, endpoint("private-a-id", "private-b-id")) == []
+    assert messages(policy, *subnets, endpoint("private-a-id")) == [
+        "sts-endpoint: interface endpoint in 1 AZ(s): one AZ's loss cuts it off"
+    ]
+    # Two subnets of one AZ are one AZ.
+    same_zone = make(SUBNET, "private-a2", {"availabilityZone": "eu-west-1a"})
+    assert messages(policy, *subnets, same_zone, endpoint("private-a-id", "private-a2-id")) == [
+        "sts-endpoint: interface endpoint in 1 AZ(s): one AZ's loss cuts it off"
+    ]
+    assert messages(policy, endpoint()) == [
+        "sts-endpoint: interface endpoint in 0 AZ(s): one AZ's loss cuts it off"
+    ]
+    # Subnets outside the stack (physical ids) count one zone each; gateways have no subnets.
+    assert messages(policy, endpoint("subnet-0a1b2c3d", "subnet-0e1f2a3b")) == []
+    assert messages(policy, endpoint(kind="Gateway")) == []
+    assert messages(policy, endpoint("private-a-id", environment="dev"), environment="dev") == []
 
 
 # --- edge -----------------------------------------------------------------------------------
