@@ -27,6 +27,19 @@ UNSCOPED_ACTIONS = frozenset(
         "xray:PutTraceSegments",
     }
 )
+# Scopable actions a service checks on '*' when a resource is created: SageMaker validates a
+# VPC job's execution role for its network-interface actions and fails the CreateProcessingJob
+# if they carry "any conditions or resource filters" (SageMaker developer guide, execution
+# roles). The only other actions allowed on Resource "*".
+SERVICE_CHECKED_UNSCOPED_ACTIONS = frozenset(
+    {
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+    }
+)
+ALLOWED_ON_ANY_RESOURCE = UNSCOPED_ACTIONS | SERVICE_CHECKED_UNSCOPED_ACTIONS
 
 
 def allow(
@@ -37,15 +50,16 @@ def allow(
     conditions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An Allow statement. Raises ValueError for `*` or `service:*` actions, and for
-    Resource `*` unless every action is one AWS cannot scope (UNSCOPED_ACTIONS)."""
+    Resource `*` unless every action is one AWS cannot scope (UNSCOPED_ACTIONS) or checks on
+    `*` (SERVICE_CHECKED_UNSCOPED_ACTIONS)."""
     if not actions or not resources:
         raise ValueError("an IAM statement needs at least one action and one resource")
     for action in actions:
         service, _, verb = action.partition(":")
         if action == "*" or verb == "*" or not service or not verb:
             raise ValueError(f"IAM action '{action}' is a wildcard or malformed")
-    if "*" in resources and not set(actions) <= UNSCOPED_ACTIONS:
-        scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
+    if "*" in resources and not set(actions) <= ALLOWED_ON_ANY_RESOURCE:
+        scoped = sorted(set(actions) - ALLOWED_ON_ANY_RESOURCE)
         raise ValueError(f"IAM actions {scoped} must name resources, not '*'")
     statement: dict[str, Any] = {
         "Effect": "Allow",
@@ -100,7 +114,8 @@ def lambda_vpc_statements(
     ]
 
 
-# What SageMaker needs to attach a job or model to the stack's private subnets.
+# What SageMaker needs to attach a job or model to the stack's private subnets, on '*' (see
+# SERVICE_CHECKED_UNSCOPED_ACTIONS).
 VPC_DESCRIBE_ACTIONS = [
     "ec2:DescribeDhcpOptions",
     "ec2:DescribeNetworkInterfaces",
@@ -179,14 +194,7 @@ def sagemaker_job_statements(
     region_account = pulumi.Output.concat(":", region, ":", account_id, ":")
     vpc = [
         allow(VPC_DESCRIBE_ACTIONS, ["*"], sid="DescribeVpc"),
-        allow(
-            VPC_INTERFACE_ACTIONS,
-            [
-                pulumi.Output.concat("arn:aws:ec2", region_account, kind)
-                for kind in ("network-interface/*", "subnet/*", "security-group/*")
-            ],
-            sid="VpcInterfaces",
-        ),
+        allow(VPC_INTERFACE_ACTIONS, ["*"], sid="VpcInterfaces"),
     ]
     return [
         allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryLogin"),

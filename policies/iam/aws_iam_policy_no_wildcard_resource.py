@@ -31,7 +31,21 @@ UNSCOPED_ACTIONS = frozenset(
         "xray:PutTraceSegments",
     }
 )
-_UNSCOPED = frozenset(action.lower() for action in UNSCOPED_ACTIONS)
+# Scopable actions a service checks on '*' at create time: SageMaker fails CreateProcessingJob
+# in a VPC when the role's network-interface actions carry "any conditions or resource
+# filters" (SageMaker developer guide, execution roles). Keep in step with
+# modules/security/iam.py SERVICE_CHECKED_UNSCOPED_ACTIONS.
+SERVICE_CHECKED_UNSCOPED_ACTIONS = frozenset(
+    {
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+    }
+)
+_UNSCOPED = frozenset(
+    action.lower() for action in UNSCOPED_ACTIONS | SERVICE_CHECKED_UNSCOPED_ACTIONS
+)
 
 
 def check(resource: Resource) -> Iterable[str]:
@@ -57,7 +71,8 @@ def check(resource: Resource) -> Iterable[str]:
 CONTROL = Control(
     id="aws-iam-policy-no-wildcard-resource",
     description="IAM identity policies allow resource '*' only for actions that cannot be "
-    "scoped to a resource (an allowlist in the control); key policies are out of scope.",
+    "scoped to a resource, or that a service checks on '*' (allowlists in the control); key "
+    "policies are out of scope.",
     why="A resource '*' turns a permission meant for one bucket, feature group or endpoint "
     "into one on every such resource in the account, so a compromised job reaches other "
     "teams' data and models.",

@@ -13,11 +13,14 @@ import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from mlkit.plan import policy_resources
-from modules.security.iam import UNSCOPED_ACTIONS as KIT_UNSCOPED_ACTIONS
+from modules.security.iam import ALLOWED_ON_ANY_RESOURCE as KIT_ALLOWED_ON_ANY_RESOURCE
 from policies.baseline.aws_tags_required import taggable
 from policies.control import Resource
 from policies.evaluate import evaluate
-from policies.iam.aws_iam_policy_no_wildcard_resource import UNSCOPED_ACTIONS
+from policies.iam.aws_iam_policy_no_wildcard_resource import (
+    SERVICE_CHECKED_UNSCOPED_ACTIONS,
+    UNSCOPED_ACTIONS,
+)
 from tests.policies.conftest import make, messages
 
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1b2c3d4e"
@@ -524,7 +527,24 @@ def test_no_wildcard_resource_fails() -> None:
 
 
 def test_no_wildcard_resource_allows_what_the_kit_may_leave_unscoped() -> None:
-    assert set(KIT_UNSCOPED_ACTIONS) <= UNSCOPED_ACTIONS
+    assert set(KIT_ALLOWED_ON_ANY_RESOURCE) <= UNSCOPED_ACTIONS | SERVICE_CHECKED_UNSCOPED_ACTIONS
+
+
+def test_sagemakers_network_interface_actions_pass_on_any_resource_and_nothing_else() -> None:
+    """SageMaker fails a VPC processing job whose role scopes these; a scopable neighbour in
+    the same statement is still reported."""
+    policy = "aws-iam-policy-no-wildcard-resource"
+    interfaces = {
+        "Sid": "VpcInterfaces",
+        "Effect": "Allow",
+        "Action": sorted(SERVICE_CHECKED_UNSCOPED_ACTIONS),
+        "Resource": "*",
+    }
+    assert messages(policy, role_policy(interfaces)) == []
+    widened = interfaces | {"Action": [*interfaces["Action"], "ec2:AttachNetworkInterface"]}
+    assert messages(policy, role_policy(widened)) == [
+        "p: policy statement 'VpcInterfaces' allows ec2:AttachNetworkInterface on resource '*'"
+    ]
 
 
 # --- baseline -------------------------------------------------------------------------------
