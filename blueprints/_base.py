@@ -190,6 +190,7 @@ def build_platform_base(
             SecureBucketArgs(
                 kms_key_arn=None,
                 receives_access_logs_from=account_id,
+                logging_bucket_prefix=f"{stack}-",
                 durability=durability,
                 noncurrent_version_retention_days=(
                     settings.security.noncurrent_version_retention_days

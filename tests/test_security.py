@@ -127,7 +127,12 @@ def test_secure_bucket_children_have_the_secure_defaults(record_program) -> None
 def test_an_access_log_bucket_takes_sse_s3_and_only_the_accounts_log_delivery(
     record_program,
 ) -> None:
-    logs = SecureBucketArgs(kms_key_arn=None, durability=DESTROY, receives_access_logs_from="1")
+    logs = SecureBucketArgs(
+        kms_key_arn=None,
+        durability=DESTROY,
+        receives_access_logs_from="1",
+        logging_bucket_prefix="stack-",
+    )
 
     def program() -> None:
         target = SecureBucket("logs", logs)
@@ -151,7 +156,11 @@ def test_an_access_log_bucket_takes_sse_s3_and_only_the_accounts_log_delivery(
         "Principal": {"Service": "logging.s3.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": "arn:aws:s3:::logs-bucket/*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": "1"}},
+        # S3's guide: the source account and the source buckets' ARNs.
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "1"},
+            "ArnLike": {"aws:SourceArn": "arn:aws:s3:::stack-*"},
+        },
     }
     assert by_name["data-access-logging"].inputs == {
         "bucket": "data-bucket",
@@ -197,6 +206,12 @@ def test_prod_buckets_log_access_to_the_stacks_log_bucket_and_dev_has_none(plan_
         if logged:
             log_bucket = f"{stack}-access-logs-bucket"
             assert targets == dict.fromkeys(buckets - {log_bucket}, log_bucket)
+            # Only the stack's buckets (their autonames start with the stack) may deliver.
+            policy = json.loads(recording.named(f"{stack}-access-logs-policy").inputs["policy"])
+            (delivery,) = [s for s in policy["Statement"] if s["Sid"] == "ServerAccessLogs"]
+            pattern = delivery["Condition"]["ArnLike"]["aws:SourceArn"]
+            assert pattern == f"arn:aws:s3:::{stack}-*"
+            assert all(f"arn:aws:s3:::{b}".startswith(pattern[:-1]) for b in targets)
         else:
             assert targets == {} and not any("access-logs" in b for b in buckets)
 

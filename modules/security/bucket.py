@@ -40,6 +40,10 @@ class SecureBucketArgs:
     with SSE-S3, because S3 does not deliver server access logs to a bucket whose default
     encryption is SSE-KMS, and its policy lets the logging service write for that account
     only; default None (an ordinary data bucket)."""
+    logging_bucket_prefix: str | None = None
+    """With `receives_access_logs_from`: the name prefix of the buckets that log here, for
+    the `aws:SourceArn` condition S3's guide gives the logging service (Pulumi's default
+    autonames start with the logical name); None: any bucket of the account."""
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -164,7 +168,16 @@ class SecureBucket(pulumi.ComponentResource):
                     "Resource": pulumi.Output.concat(bucket.arn, "/*"),
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": args.receives_access_logs_from}
-                    },
+                    }
+                    | (
+                        {
+                            "ArnLike": {
+                                "aws:SourceArn": f"arn:aws:s3:::{args.logging_bucket_prefix}*"
+                            }
+                        }
+                        if args.logging_bucket_prefix
+                        else {}
+                    ),
                 }
             )
         aws.s3.BucketPolicy(
