@@ -16,13 +16,13 @@ import base64
 import json
 import math
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from functions.aggregator import handler as aggregator
 from mlkit import cost
+from tests.functions.test_aggregator_calls import T, payload
 from tests.functions.test_aggregator_fakes import (
     OFFLINE_ENV,
     FakeAws,
@@ -32,7 +32,6 @@ from tests.functions.test_aggregator_fakes import (
     make_clients,
 )
 
-T = int(datetime(2026, 11, 25, 10, 0, tzinfo=UTC).timestamp())
 BATCH = 100
 
 
@@ -43,7 +42,6 @@ class CapacityMeter:
         self.fake = fake
         self.write_units = 0
         self.read_units = 0
-        self.operations: list[str] = []
         self._lock = threading.Lock()
 
     def attach(self, client: Any) -> None:
@@ -58,7 +56,6 @@ class CapacityMeter:
             return
         params = context["api_params"]  # kept by the fake (before-parameter-build)
         with self._lock:
-            self.operations.append(model.name)
             if model.name == "TransactWriteItems":
                 for action in params["TransactItems"]:
                     ((kind, body),) = action.items()
@@ -72,20 +69,6 @@ class CapacityMeter:
                     self.read_units += max(1, math.ceil(self._size(_key(key)) / 4096))
             else:
                 raise AssertionError(f"not metered: {model.name}")
-
-
-def payload(card: str, txn_id: str, offset: int) -> dict[str, Any]:
-    return {
-        "transaction_id": txn_id,
-        "card_id": card,
-        "customer_id": f"customer-{card}",
-        "merchant_id": "merchant-3",
-        "merchant_category": "5411",
-        "amount": 12.5,
-        "currency": "EUR",
-        "channel": "online",
-        "event_time": datetime.fromtimestamp(T + offset, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
 
 
 @pytest.fixture
@@ -123,8 +106,8 @@ def test_cost_model_prices_the_state_table_at_the_units_the_handler_uses(
     fake, meter = metered
     cards = [f"card-{n:03d}" for n in range(BATCH)]
 
-    new_cards = units_per_event(meter, [payload(c, f"a-{c}", 0) for c in cards])
-    known_cards = units_per_event(meter, [payload(c, f"b-{c}", 60) for c in cards])
+    new_cards = units_per_event(meter, [payload(f"a-{c}", c, 0, 12.5) for c in cards])
+    known_cards = units_per_event(meter, [payload(f"b-{c}", c, 60, 12.5) for c in cards])
     capsys.readouterr()
 
     # Each event: its marker, its card's state and the confirmation of the card's pending
